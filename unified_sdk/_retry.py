@@ -1,0 +1,63 @@
+"""Retry timing as small pure functions: Retry-After parsing and backoff with jitter."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+#: The longest we ever wait for one retry, whatever the provider asks.
+MAX_RETRY_DELAY = 60.0
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``.
+
+    Returns ``None`` when absent or unreadable; never negative.
+    """
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rand: float | None = None) -> float:
+    """Exponential backoff with full jitter for retry number ``attempt`` (1-based).
+
+    ``rand`` pins the jitter in tests (0..1); otherwise it is random.
+    """
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    r = random.random() if rand is None else rand
+    return ceiling * r
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None,
+    *,
+    base: float = 0.5,
+    cap: float = 8.0,
+    max_delay: float = MAX_RETRY_DELAY,
+    rand: float | None = None,
+) -> float:
+    """The wait before retry ``attempt``: the provider's Retry-After if given, else backoff; capped."""
+    if retry_after is not None:
+        return min(retry_after, max_delay)
+    return min(backoff_delay(attempt, base=base, cap=cap, rand=rand), max_delay)

@@ -1,0 +1,406 @@
+"""The provider plugin contract.
+
+A provider plugin is an ordinary package registered under the
+``unified_sdk.providers`` entry-point group; the entry point names a
+:class:`Provider` subclass::
+
+    [project.entry-points."unified_sdk.providers"]
+    acme = "unified_sdk_acme:AcmeProvider"
+
+Plugins are sans-I/O. They build :class:`ProviderRequest` objects and read
+:class:`ProviderResponse` objects; the core sends, authenticates, retries,
+refreshes, throttles, logs and updates health, for sync and async alike.
+
+An operation is a generator that yields requests and receives responses,
+in the style of ``httpx.Auth.auth_flow``::
+
+    class DealsAdapter(CrmObjectAdapter[Deal]):
+        def list(self, ctx, query):
+            response = yield ProviderRequest("GET", "/v1/deals", params={"limit": query.limit})
+            body = response.json()
+            return ListResult([to_deal(r) for r in body["data"]], body.get("next_cursor"))
+
+A failed request raises its :class:`~unified_sdk.errors.UnifiedError` inside
+the generator at the ``yield``, so an adapter may catch it (e.g. treat a 404
+as "nothing") or let it propagate.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from unified_sdk._outcome import Category, HealthSignal, Outcome, category_for_status
+from unified_sdk._retry import parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from unified_sdk._actions import ActionRule
+
+__all__ = [
+    "AuthType",
+    "CrmObjectAdapter",
+    "Credentials",
+    "ListQuery",
+    "ListResult",
+    "OAuth2Spec",
+    "OperationContext",
+    "OperationFlow",
+    "Provider",
+    "ProviderRequest",
+    "ProviderResponse",
+    "RateLimit",
+    "ReadOnlyAdapter",
+    "ScopeMapping",
+]
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+
+class AuthType(StrEnum):
+    API_KEY = "api_key"
+    OAUTH2 = "oauth2"
+
+
+@dataclass(slots=True)
+class ProviderRequest:
+    """A request a plugin wants sent.
+
+    ``path`` is joined to the connection's API base URL, or used as is when
+    it is an absolute URL. ``idempotent`` defaults from the method (GET, HEAD,
+    PUT, DELETE, OPTIONS are idempotent); set it when a provider differs, e.g.
+    a POST search that is safe to repeat.
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
+    idempotent: bool | None = None
+    authenticated: bool = True
+
+    @property
+    def is_idempotent(self) -> bool:
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method.upper() in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+
+
+class MalformedBodyError(ValueError):
+    """A provider body that should be JSON is not."""
+
+
+class ProviderResponse:
+    """A provider's response, read in full, with its JSON parsed once on demand."""
+
+    __slots__ = ("__dict__", "content", "elapsed", "headers", "request", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: httpx2.Headers | Mapping[str, str],
+        content: bytes,
+        request: ProviderRequest | None = None,
+        elapsed: float = 0.0,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+        self.request = request
+        self.elapsed = elapsed
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("content-type", "")).split(";")[0].strip().lower()
+
+    @cached_property
+    def _parsed(self) -> tuple[bool, Any]:
+        if not self.content:
+            return True, None
+        try:
+            return True, json.loads(self.content)
+        except ValueError:
+            return False, None
+
+    def json(self) -> Any:
+        """The body as JSON; :class:`MalformedBodyError` when it is not."""
+        ok, value = self._parsed
+        if not ok:
+            raise MalformedBodyError(
+                f"expected a JSON body, got {self.content_type or 'no content type'} "
+                f"({len(self.content)} bytes)"
+            )
+        return value
+
+    def json_or_none(self) -> Any:
+        """The body as JSON, or ``None`` when it is empty or not JSON (e.g. an HTML error page)."""
+        ok, value = self._parsed
+        return value if ok else None
+
+    @property
+    def looks_like_html(self) -> bool:
+        head = self.content[:200].lstrip().lower()
+        return self.content_type == "text/html" or head.startswith((b"<!doctype html", b"<html"))
+
+
+@dataclass(slots=True, repr=False)
+class Credentials:
+    """A connection's secrets. Never printed: ``repr`` shows only which fields are set."""
+
+    type: AuthType
+    api_key: str | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    token_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Other token-response fields the plugin keeps (no secrets in here by convention)."""
+
+    def __repr__(self) -> str:
+        present = [n for n in ("api_key", "access_token", "refresh_token") if getattr(self, n)]
+        return f"Credentials(type={self.type.value!r}, set={present}, expires_at={self.expires_at!r})"
+
+    def secret_values(self) -> list[str]:
+        """Every secret string held, for redaction."""
+        return [v for v in (self.api_key, self.access_token, self.refresh_token) if v]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeMapping:
+    """The provider scopes one unified scope needs: required, and optional extras."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Spec:
+    """A provider's OAuth 2 endpoints and quirks.
+
+    Any endpoint can be overridden per integration or connection through its
+    config keys ``authorize_url``, ``token_url``, ``revoke_url``, ``introspect_url``.
+    """
+
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None = None
+    introspect_url: str | None = None
+    scope_separator: str = " "
+    pkce: bool = True
+    token_endpoint_auth_method: str = "client_secret_post"
+    optional_scope_param: str | None = None
+    """Name of the query parameter for optional scopes (e.g. HubSpot ``optional_scope``)."""
+    always_scopes: tuple[str, ...] = ()
+    """Provider scopes asked for on every authorization (e.g. HubSpot ``oauth``)."""
+    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    expires_in_default: int | None = None
+    """Lifetime to assume when the token response has no ``expires_in`` (None: unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A provider's rate-limit budget read from response headers."""
+
+    remaining: int | None = None
+    limit: int | None = None
+    reset_after: float | None = None
+    """Seconds until the budget resets."""
+    policy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperationContext:
+    """What an adapter may know about the connection it serves."""
+
+    connection_id: str
+    provider: str
+    config: Mapping[str, Any]
+    operation: str
+
+
+@dataclass(slots=True)
+class ListQuery:
+    """The unified list parameters an adapter translates."""
+
+    limit: int | None = None
+    cursor: str | None = None
+    updated_after: datetime | None = None
+    fields: Sequence[str] | None = None
+    """Extra provider fields/properties the caller asks for."""
+    filters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ListResult(Generic[M]):
+    items: list[M]
+    next_cursor: str | None = None
+
+
+OperationFlow = Generator[ProviderRequest, ProviderResponse, T]
+"""An operation: yields requests, receives their responses, returns the result."""
+
+
+class ReadOnlyAdapter(Generic[M]):
+    """Adapter for list-only resources (pipelines, users).
+
+    Override the operations the provider supports; the core raises
+    :class:`~unified_sdk.errors.NotSupportedError` for the others before
+    sending anything.
+    """
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
+        raise NotImplementedError
+
+    def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
+        raise NotImplementedError
+
+    @classmethod
+    def supports(cls, operation: str) -> bool:
+        """Whether this adapter overrides ``operation`` (``list``, ``get``, …)."""
+        mine = getattr(cls, operation, None)
+        for base in (ReadOnlyAdapter, CrmObjectAdapter):
+            if mine is getattr(base, operation, None):
+                return False
+        return mine is not None
+
+
+class CrmObjectAdapter(ReadOnlyAdapter[M]):
+    """Adapter for a CRM object with full CRUD (deals, contacts, companies).
+
+    ``create``/``update`` receive the unified fields the caller set, already
+    validated, as a dict (``exclude_unset``), so adapters send only those.
+    """
+
+    def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
+        raise NotImplementedError
+
+    def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
+        raise NotImplementedError
+
+    def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
+        raise NotImplementedError
+
+
+class Provider(ABC):
+    """Base class of every provider plugin. Subclass it and register it as an entry point.
+
+    Class attributes give identity, auth, scopes and adapters; methods
+    translate auth, errors and rate limits. Everything here is sans-I/O.
+    """
+
+    name: ClassVar[str]
+    """Short, user-visible id; also the entry-point name (e.g. ``hubspot``)."""
+    display_name: ClassVar[str]
+    categories: ClassVar[frozenset[str]] = frozenset({"crm"})
+    version: ClassVar[str] = "0.0.0"
+    auth_types: ClassVar[frozenset[AuthType]] = frozenset({AuthType.API_KEY})
+    base_url: ClassVar[str]
+    """Default API base URL; a connection's ``config["base_url"]`` overrides it."""
+    oauth: ClassVar[OAuth2Spec | None] = None
+    scopes: ClassVar[Mapping[str, ScopeMapping]] = {}
+    """Unified scope -> the provider scopes it needs."""
+    adapters: ClassVar[Mapping[str, str]] = {}
+    """Unified resource (``crm.deals``) -> ``"module:Class"`` of its adapter, imported on first use."""
+    response_actions: ClassVar[Mapping[str, ActionRule]] = {}
+    """Provider defaults over the core's action table, keyed like it (``"429"``, ``"rate_limited"``)."""
+    docs_url: ClassVar[str | None] = None
+
+    def __init__(self) -> None:
+        self._adapters: dict[str, Any] = {}
+
+    # -- auth ---------------------------------------------------------------------
+    def auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
+        """Headers that authenticate a request. Default: ``Authorization: Bearer``."""
+        token = credentials.access_token or credentials.api_key
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def base_url_from_token(self, token: Mapping[str, Any]) -> str | None:
+        """The per-connection API base URL a token response carries (e.g. Salesforce ``instance_url``)."""
+        return None
+
+    def resolve_base_url(self, config: Mapping[str, Any]) -> str:
+        return str(config.get("base_url") or self.base_url).rstrip("/")
+
+    # -- errors and limits --------------------------------------------------------
+    def classify(self, response: ProviderResponse) -> Outcome:
+        """Translate a response into an :class:`Outcome`.
+
+        The default reads the status and ``Retry-After``; plugins override it
+        to read their error bodies and call ``super().classify`` as a fallback.
+        """
+        category = category_for_status(response.status)
+        if category is None:
+            return Outcome.success(response.status)
+        hint = None
+        if response.looks_like_html:
+            hint = "the provider answered with an HTML error page (an outage or a proxy in between)"
+        return Outcome.failure(
+            category,
+            status=response.status,
+            retry_after=parse_retry_after(response.headers),
+            provider_message=_short(response.text) if not response.looks_like_html else None,
+            hint=hint,
+        )
+
+    def classify_transport_error(self, error: Exception) -> Outcome:
+        """Translate a transport failure (timeout, connection error) into an :class:`Outcome`."""
+        import httpx2
+
+        if isinstance(error, httpx2.TimeoutException):
+            return Outcome.failure(
+                Category.TIMEOUT,
+                health=HealthSignal.NEUTRAL,
+                provider_message=f"{type(error).__name__}: the provider did not answer in time",
+                details={"sent": not isinstance(error, httpx2.ConnectTimeout | httpx2.PoolTimeout)},
+            )
+        return Outcome.failure(
+            Category.NETWORK,
+            provider_message=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
+            details={"sent": not isinstance(error, httpx2.ConnectError)},
+        )
+
+    def parse_rate_limit(self, headers: Mapping[str, str]) -> RateLimit | None:
+        """Read the remaining budget from headers; ``None`` when the provider sends none."""
+        return None
+
+    # -- health and adapters ------------------------------------------------------
+    @abstractmethod
+    def health_check(self, ctx: OperationContext) -> OperationFlow[None]:
+        """The cheapest call that proves the credentials work."""
+
+    def adapter(self, resource: str) -> Any | None:
+        """The adapter instance for ``resource`` (``crm.deals``), imported lazily; ``None`` if unsupported."""
+        found = self._adapters.get(resource)
+        if found is None:
+            target = self.adapters.get(resource)
+            if target is None:
+                return None
+            module, _, attr = target.partition(":")
+            found = getattr(import_module(module), attr)(self)
+            self._adapters[resource] = found
+        return found
+
+
+def _short(text: str, limit: int = 300) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    return text if len(text) <= limit else text[: limit - 1] + "…"

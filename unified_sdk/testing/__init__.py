@@ -1,0 +1,11 @@
+"""Building blocks for local provider fakes: a loopback ASGI server and fault injection.
+
+Every provider plugin ships a fake of its provider built on these, so tests and
+app developers drive any fake alike (see DESIGN.md, "Plugin contract").
+Requires the ``testing`` extra (uvicorn, starlette).
+"""
+
+from unified_sdk.testing._faults import FAULTS, Fault, FaultInjector
+from unified_sdk.testing._server import LocalServer, run_forever
+
+__all__ = ["FAULTS", "Fault", "FaultInjector", "LocalServer", "run_forever"]

@@ -1,0 +1,149 @@
+"""Fault injection shared by every local fake: a queue of planned failures and
+the ASGI middleware that plays them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULTS = frozenset({"timeout", "reset", "malformed_json", "html"})
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ErrorBody = Callable[[int, "Fault"], tuple[Any, Mapping[str, str]]]
+"""Builds a provider's documented error body for an injected status:
+``(json_body, extra_headers)``."""
+
+
+@dataclass
+class Fault:
+    """One planned failure; ``remaining`` counts down as requests meet it."""
+
+    status: int | None
+    fault: str | None
+    remaining: int
+    retry_after: float | str | None = None
+    path: str | None = None
+    body: Any = None
+
+
+@dataclass
+class FaultInjector:
+    """A thread-safe queue of planned failures, consumed in order."""
+
+    timeout_delay: float = 5.0
+    _queue: list[Fault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    played: int = 0
+
+    def add(
+        self,
+        *,
+        status: int | None = None,
+        fault: str | None = None,
+        times: int = 1,
+        retry_after: float | str | None = None,
+        path: str | None = None,
+        body: Any = None,
+    ) -> None:
+        if (status is None) == (fault is None):
+            raise ValueError("inject() takes exactly one of status= or fault=")
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {sorted(FAULTS)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._queue.append(Fault(status, fault, times, retry_after, path, body))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return sum(f.remaining for f in self._queue)
+
+    def take(self, path: str) -> Fault | None:
+        """The fault this request meets, if any (and count it as played)."""
+        with self._lock:
+            for fault in self._queue:
+                if fault.path is None or path.startswith(fault.path):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._queue.remove(fault)
+                    self.played += 1
+                    return fault
+        return None
+
+    def middleware(
+        self, app: ASGIApp, error_body: ErrorBody, *, only: Callable[[str], bool] | None = None
+    ) -> ASGIApp:
+        """Wrap ``app`` so injected faults are played before it is called.
+
+        ``only`` selects the paths faults apply to (e.g. the API, not OAuth).
+        """
+
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http" or (only is not None and not only(scope["path"])):
+                await app(scope, receive, send)
+                return
+            fault = self.take(scope["path"])
+            if fault is None:
+                await app(scope, receive, send)
+                return
+            await self._play(fault, error_body, send)
+
+        return wrapped
+
+    async def _play(self, fault: Fault, error_body: ErrorBody, send: Send) -> None:
+        if fault.status is not None:
+            body, headers = error_body(fault.status, fault)
+            if fault.body is not None:
+                body = fault.body
+            extra = dict(headers)
+            if fault.retry_after is not None:
+                extra.setdefault("Retry-After", _retry_after_text(fault.retry_after))
+            await _respond(send, fault.status, json.dumps(body).encode(), "application/json", extra)
+        elif fault.fault == "timeout":
+            await asyncio.sleep(self.timeout_delay)
+            await _respond(send, 504, b'{"error": "too late"}', "application/json", {})
+        elif fault.fault == "reset":
+            # Promise a body, send part of it, then drop the connection.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"data": [', "more_body": True})
+            raise ConnectionResetError("injected connection reset")
+        elif fault.fault == "malformed_json":
+            await _respond(send, 200, b'{"data": [{"id": "1", "na', "application/json", {})
+        elif fault.fault == "html":
+            page = (
+                b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+                b"<body><h1>502 Bad Gateway</h1><p>The upstream server is unavailable.</p></body></html>"
+            )
+            await _respond(send, 502, page, "text/html; charset=utf-8", {})
+
+
+def _retry_after_text(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str, headers: Mapping[str, str]) -> None:
+    raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
