@@ -89,11 +89,15 @@ class Override:
         return self.operation is None or self.operation == operation
 
     def describe(self) -> str:
-        scope = [f"{k}={v}" for k, v in (
-            ("provider", self.provider),
-            ("connection", self.connection_id),
-            ("operation", self.operation),
-        ) if v]
+        scope = [
+            f"{k}={v}"
+            for k, v in (
+                ("provider", self.provider),
+                ("connection", self.connection_id),
+                ("operation", self.operation),
+            )
+            if v
+        ]
         what = f"status={self.status}" if self.status is not None else f"category={self.category}"
         return f"override({', '.join([*scope, what])})"
 
@@ -145,17 +149,17 @@ class ActionPolicy:
         if (status is None) == (category is None):
             raise ValueError("give exactly one of status= or category=")
         action = ResponseAction(action)
-        retries = max_retries if max_retries is not None else (
-            0 if action in (ResponseAction.FAIL, ResponseAction.SUCCEED) else 1
+        retries = (
+            max_retries
+            if max_retries is not None
+            else (0 if action in (ResponseAction.FAIL, ResponseAction.SUCCEED) else 1)
         )
         rule = ActionRule(action, retries, 60.0 if max_wait is None else max_wait, retry_non_idempotent)
         override = Override(
             rule, status, Category(category) if category else None, provider, connection_id, operation
         )
         with self._lock:
-            self._overrides = [
-                o for o in self._overrides if replace(o, rule=rule) != override
-            ] + [override]
+            self._overrides = [o for o in self._overrides if replace(o, rule=rule) != override] + [override]
 
     def clear(self) -> None:
         with self._lock:

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthType",
-    "CrmObjectAdapter",
     "Credentials",
+    "CrmObjectAdapter",
     "ListQuery",
     "ListResult",
     "OAuth2Spec",
@@ -321,6 +321,9 @@ class Provider(ABC):
     """Unified resource (``crm.deals``) -> ``"module:Class"`` of its adapter, imported on first use."""
     response_actions: ClassVar[Mapping[str, ActionRule]] = {}
     """Provider defaults over the core's action table, keyed like it (``"429"``, ``"rate_limited"``)."""
+    idempotency_header: ClassVar[str | None] = None
+    """Header the provider reads an idempotency key from; when set, the core adds a
+    key to each POST/PATCH (reused across its retries) and may then retry them."""
     docs_url: ClassVar[str | None] = None
 
     def __init__(self) -> None:

@@ -182,6 +182,4 @@ def _strict(model: type[UnifiedModel]) -> type[BaseModel]:
     return create_model(f"{model.__name__}Write", __base__=_StrictWrite, **fields)
 
 
-_WRITE_MODELS: dict[type[UnifiedModel], type[BaseModel]] = {
-    m: _strict(m) for m in (Deal, Contact, Company)
-}
+_WRITE_MODELS: dict[type[UnifiedModel], type[BaseModel]] = {m: _strict(m) for m in (Deal, Contact, Company)}

@@ -142,7 +142,9 @@ def _retry_after_text(value: float | str) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: str, headers: Mapping[str, str]) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
+) -> None:
     raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

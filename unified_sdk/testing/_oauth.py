@@ -353,8 +353,9 @@ class AuthorizationServer:
                 raise fail("invalid_request", f"unsupported code_challenge_method {method!r}")
             if not _PKCE_CHARS.match(challenge):
                 raise fail("invalid_request", "code_challenge must be 43-128 unreserved characters")
-        return AuthorizationRequest(client, redirect_uri, bool(sent), state, tuple(dict.fromkeys(requested)),
-                            challenge, method)
+        return AuthorizationRequest(
+            client, redirect_uri, bool(sent), state, tuple(dict.fromkeys(requested)), challenge, method
+        )
 
     def authorize(
         self,
@@ -378,7 +379,9 @@ class AuthorizationServer:
             raise
         if not approve:
             return OAuthError(
-                "access_denied", "the user denied the request", redirect_uri=request.redirect_uri,
+                "access_denied",
+                "the user denied the request",
+                redirect_uri=request.redirect_uri,
                 state=request.state,
             ).redirect_url()
         scopes = request.scopes
@@ -478,7 +481,12 @@ class AuthorizationServer:
             self._families[family_id] = _Family(client.client_id)
             now = self.clock()
             info = TokenInfo(
-                client.client_id, code.scopes, code.subject, family_id, "authorization_code", now,
+                client.client_id,
+                code.scopes,
+                code.subject,
+                family_id,
+                "authorization_code",
+                now,
                 now + self.access_token_ttl if self.access_token_ttl is not None else None,
             )
             refresh = self._issue_refresh(info) if self.issue_refresh_tokens else None
@@ -511,14 +519,26 @@ class AuthorizationServer:
                     raise OAuthError("invalid_scope", f"scope exceeds the original grant: {' '.join(extra)}")
                 scopes = tuple(s for s in record.scopes if s in wanted)
             info = TokenInfo(
-                client.client_id, scopes, record.subject, record.family_id, "refresh_token", now,
+                client.client_id,
+                scopes,
+                record.subject,
+                record.family_id,
+                "refresh_token",
+                now,
                 now + self.access_token_ttl if self.access_token_ttl is not None else None,
             )
             if self.rotate_refresh_tokens:
                 record.rotated = True
                 refresh: str | None = self._issue_refresh(
-                    TokenInfo(client.client_id, record.scopes, record.subject, record.family_id,
-                              "refresh_token", now, None)
+                    TokenInfo(
+                        client.client_id,
+                        record.scopes,
+                        record.subject,
+                        record.family_id,
+                        "refresh_token",
+                        now,
+                        None,
+                    )
                 )
             else:
                 refresh = value
@@ -537,7 +557,11 @@ class AuthorizationServer:
         ttl = self.refresh_token_ttl
         with self._lock:
             self._refresh[token] = _Refresh(
-                info.client_id, info.scopes, info.subject, info.family_id, now,
+                info.client_id,
+                info.scopes,
+                info.subject,
+                info.family_id,
+                now,
                 now + ttl if ttl is not None else None,
             )
             self._families[info.family_id].refresh.add(token)
@@ -584,8 +608,15 @@ class AuthorizationServer:
                 return {"active": False}
             if refresh.expires_at is not None and now >= refresh.expires_at:
                 return {"active": False}
-            info = TokenInfo(refresh.client_id, refresh.scopes, refresh.subject, refresh.family_id,
-                             "refresh_token", refresh.issued_at, refresh.expires_at)
+            info = TokenInfo(
+                refresh.client_id,
+                refresh.scopes,
+                refresh.subject,
+                refresh.family_id,
+                "refresh_token",
+                refresh.issued_at,
+                refresh.expires_at,
+            )
             return self._describe(info, "refresh_token", refresh.expires_at)
 
     def _describe(self, info: TokenInfo, token_type: str, exp: float | None) -> dict[str, Any]:
@@ -626,8 +657,15 @@ class AuthorizationServer:
                 info = access.info
                 if info.expires_at is None or info.expires_at > past:
                     self._access[token] = _Access(
-                        TokenInfo(info.client_id, info.scopes, info.subject, info.family_id,
-                                  info.grant_type, info.issued_at, past),
+                        TokenInfo(
+                            info.client_id,
+                            info.scopes,
+                            info.subject,
+                            info.family_id,
+                            info.grant_type,
+                            info.issued_at,
+                            past,
+                        ),
                         access.revoked,
                     )
                     count += 1
@@ -641,7 +679,7 @@ class AuthorizationServer:
 
     @property
     def token_requests(self) -> dict[str, int]:
-        """Token requests received so far, by ``grant_type``; failed grants count, unparsable bodies do not."""
+        """Token requests so far, by ``grant_type``; failed grants count, unparsable bodies do not."""
         with self._lock:
             return dict(self._counts)
 

@@ -113,7 +113,9 @@ class LocalServer:
         ``malformed_json`` (a truncated JSON body) or ``html`` (an HTML error
         page). ``path`` limits the fault to request paths starting with it.
         """
-        self.faults.add(status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body)
+        self.faults.add(
+            status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body
+        )
 
 
 def run_forever(server: LocalServer) -> None:

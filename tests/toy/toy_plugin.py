@@ -1,0 +1,44 @@
+"""The ``toy`` provider: one list endpoint, records ``{"key", "label"}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unified_sdk.models import Deal
+from unified_sdk.provider import (
+    CrmObjectAdapter,
+    ListQuery,
+    ListResult,
+    OperationContext,
+    OperationFlow,
+    Provider,
+    ProviderRequest,
+    ScopeMapping,
+)
+
+
+class ToyDeals(CrmObjectAdapter[Deal]):
+    def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[Deal]]:
+        params: dict[str, Any] = {"n": query.limit or 10}
+        if query.cursor:
+            params["after"] = query.cursor
+        response = yield ProviderRequest("GET", "/items", params=params)
+        body = response.json()
+        items = [Deal(id=str(r["key"]), name=r["label"], raw=r) for r in body["items"]]
+        return ListResult(items, body.get("after"))
+
+    def create(self, ctx: OperationContext, data: Any) -> OperationFlow[Deal]:
+        response = yield ProviderRequest("POST", "/items", json={"label": data.get("name")})
+        r = response.json()
+        return Deal(id=str(r["key"]), name=r["label"], raw=r)
+
+
+class ToyProvider(Provider):
+    name = "toy"
+    display_name = "Toy"
+    base_url = "http://127.0.0.1:9"
+    scopes = {"crm_deal_read": ScopeMapping(required=("items",))}
+    adapters = {"crm.deals": "tests.toy.toy_plugin:ToyDeals"}
+
+    def health_check(self, ctx: OperationContext) -> OperationFlow[None]:
+        yield ProviderRequest("GET", "/items", params={"n": 1})

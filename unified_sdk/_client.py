@@ -1,0 +1,673 @@
+"""``Client`` and ``AsyncClient``: one shared core, two drivers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import httpx2
+
+from unified_sdk._actions import ActionPolicy, Decision
+from unified_sdk._connections import (
+    Connection,
+    ConnectionRecord,
+    ConnectionStore,
+    credentials_from_input,
+    new_connection_id,
+)
+from unified_sdk._drivers import run_async, run_sync
+from unified_sdk._events import Event, EventBus
+from unified_sdk._logs import CallLog, LogWriter
+from unified_sdk._outcome import Outcome
+from unified_sdk._pipeline import Call, Flow, operation_flow
+from unified_sdk._registry import ProviderRegistry
+from unified_sdk._scopes import UNIFIED_SCOPES, scope_for
+from unified_sdk._storage import Store, default_sqlite_path, sqlite_path
+from unified_sdk._throttle import Throttle
+from unified_sdk.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotSupportedError,
+    PermissionDeniedError,
+)
+from unified_sdk.provider import Provider, ProviderResponse, ScopeMapping
+
+if TYPE_CHECKING:
+    from unified_sdk._crypto import SecretBox
+    from unified_sdk._resources import AsyncCrm, Crm
+
+T = TypeVar("T")
+
+ENV_DATABASE_URL = "UNIFIED_SDK_DATABASE_URL"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """What an installed provider offers (``client.providers.list()``)."""
+
+    name: str
+    display_name: str
+    categories: frozenset[str]
+    auth_types: frozenset[str]
+    unified_scopes: list[str]
+    scopes: Mapping[str, ScopeMapping]
+    """Unified scope → the provider scopes it needs (required and optional)."""
+    resources: list[str]
+    version: str
+
+    @classmethod
+    def of(cls, provider: Provider) -> ProviderInfo:
+        return cls(
+            name=provider.name,
+            display_name=provider.display_name,
+            categories=frozenset(provider.categories),
+            auth_types=frozenset(a.value for a in provider.auth_types),
+            unified_scopes=sorted(provider.scopes),
+            scopes=dict(provider.scopes),
+            resources=sorted(provider.adapters),
+            version=provider.version,
+        )
+
+
+class _Core:
+    """Everything the two clients share: storage, plugins, policies, logs, events."""
+
+    def __init__(
+        self,
+        *,
+        database_url: str | None,
+        secret_key: str | Sequence[str] | None,
+        timeout: float,
+        webhook_url: str | None,
+        webhook_secret: str | None,
+        providers: Mapping[str, type[Provider]] | None,
+        refresh_skew: float,
+        log_bodies: bool,
+    ) -> None:
+        url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
+        self.database_url = url
+        self.store = Store(url)
+        self.registry = ProviderRegistry(dict(providers) if providers is not None else None)
+        self.events = EventBus(webhook_url, webhook_secret)
+        self.connections_store = ConnectionStore(self.store, lambda: self._make_box(secret_key), self.events)
+        self.actions = ActionPolicy()
+        self.throttle = Throttle()
+        self.logs = LogWriter(self.store)
+        self.timeout = timeout
+        self.refresh_skew = refresh_skew
+        self.log_bodies = log_bodies
+        self.user_agent = "unified-sdk-python/0.1"
+        self._refresh_lock = threading.Lock()
+
+    def _make_box(self, secret_key: str | Sequence[str] | None) -> SecretBox:
+        from unified_sdk._crypto import SecretBox, resolve_keys
+
+        path = sqlite_path(self.database_url)
+        key_file = path.with_name(path.name + ".key") if path is not None else None
+        if key_file is None and not secret_key and self.database_url.startswith("sqlite"):
+            # In-memory SQLite: secrets live only as long as the process, so a random key will do.
+            from cryptography.fernet import Fernet
+
+            secret_key = Fernet.generate_key().decode()
+        return SecretBox(resolve_keys(secret_key, key_file))
+
+    def jitter(self) -> float | None:
+        """The random factor of backoff (None: random). Pin it in tests by overriding."""
+        return None
+
+    # -- calls ------------------------------------------------------------------------
+    def provider_for(self, name: str) -> Provider:
+        return self.registry.get(name)
+
+    def prepare(self, connection_id: str, resource: str, operation: str) -> tuple[Call, Any]:
+        """Load the connection and its adapter, and check the call may be made (nothing is sent)."""
+        conn = self.connections_store.record(connection_id)
+        provider = self.provider_for(conn.provider)
+        op_name = f"{resource}.{operation}"
+        adapter = provider.adapter(resource)
+        if adapter is None or not adapter.supports(operation):
+            raise NotSupportedError(
+                f"{provider.name} does not support {op_name}",
+                provider=provider.name,
+                connection_id=connection_id,
+                hint=f"{provider.display_name} supports: {', '.join(sorted(provider.adapters)) or 'nothing yet'}",
+            )
+        self._check_scopes(conn, provider, resource, operation)
+        return Call(self, conn, provider, op_name), adapter
+
+    def prepare_passthrough(self, connection_id: str) -> Call:
+        conn = self.connections_store.record(connection_id)
+        return Call(self, conn, self.provider_for(conn.provider), "passthrough")
+
+    def _check_scopes(
+        self, conn: ConnectionRecord, provider: Provider, resource: str, operation: str
+    ) -> None:
+        needed = scope_for(resource, operation)
+        if needed is None or conn.scopes is None or needed in conn.scopes:
+            return
+        raise PermissionDeniedError(
+            f"connection {conn.id} was not granted the unified scope {needed!r} needed by {resource}.{operation}",
+            provider=provider.name,
+            connection_id=conn.id,
+            hint=f"re-authorize with scopes {sorted({*conn.scopes, needed})} "
+            "(client.auth.authorization_url(..., connection_id=...))",
+            details={"missing_scopes": [needed]},
+        )
+
+    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord:
+        """Refresh OAuth credentials (single-flight). Replaced by the OAuth module."""
+        raise AuthenticationError(
+            f"connection {conn.id} cannot refresh its credentials",
+            provider=conn.provider,
+            connection_id=conn.id,
+        )
+
+    def log(
+        self,
+        *,
+        log_id: str,
+        call: Call,
+        request: httpx2.Request,
+        result: httpx2.Response | Exception,
+        duration_ms: float,
+        outcome: Outcome,
+        decision: Decision,
+        applied: str,
+        attempt: int,
+        created_at: float,
+    ) -> None:
+        response = result if isinstance(result, httpx2.Response) else None
+        self.logs.submit(
+            log_id=log_id,
+            connection_id=call.conn.id,
+            provider=call.provider.name,
+            operation=call.operation,
+            method=request.method,
+            url=str(request.url),
+            request_headers=request.headers.multi_items(),
+            request_body=request.content if self.log_bodies else None,
+            status=response.status_code if response is not None else None,
+            response_headers=response.headers.multi_items() if response is not None else None,
+            response_body=response.content if (response is not None and self.log_bodies) else None,
+            duration_ms=duration_ms,
+            category=outcome.category.value if outcome.category else None,
+            action=_APPLIED.get(applied, applied),
+            action_reason=decision.reason,
+            attempt=attempt,
+            error=None if response is not None else f"{type(result).__name__}: {outcome.provider_message}",
+            provider_request_id=outcome.request_id,
+            created_at=created_at,
+            secrets=call.conn.secrets,
+        )
+
+    def close(self) -> None:
+        self.logs.close()
+        self.events.close()
+        self.store.dispose()
+
+
+_APPLIED = {"return": "none", "succeed": "succeed", "refresh": "refresh_and_retry", "wait": "wait_and_retry"}
+
+
+# -- services shared by both clients (storage is synchronous) -------------------------------
+class Providers:
+    """``client.providers``: the installed provider plugins."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def list(self) -> list[ProviderInfo]:
+        """Every provider that loads; broken plugins are listed in :attr:`errors`."""
+        return [ProviderInfo.of(p) for p in self._core.registry.load_all()]
+
+    def names(self) -> list[str]:
+        """Installed provider names, without importing any plugin."""
+        return self._core.registry.names()
+
+    def get(self, name: str) -> ProviderInfo:
+        return ProviderInfo.of(self._core.registry.get(name))
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Plugins that failed to load: name → error."""
+        return self._core.registry.errors
+
+
+class _ConnectionsBase:
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def _create(
+        self,
+        provider: str,
+        credentials: Mapping[str, Any],
+        external_id: str | None,
+        config: Mapping[str, Any] | None,
+        scopes: Sequence[str] | None,
+    ) -> Connection:
+        plugin = self._core.provider_for(provider)
+        creds = credentials_from_input(credentials)
+        if creds.type not in plugin.auth_types:
+            raise ConfigurationError(
+                f"{plugin.name} does not accept {creds.type.value} credentials",
+                provider=plugin.name,
+                hint=f"{plugin.display_name} accepts: {', '.join(sorted(a.value for a in plugin.auth_types))}",
+            )
+        if scopes is not None:
+            unknown = [s for s in scopes if s not in UNIFIED_SCOPES]
+            if unknown:
+                raise ConfigurationError(
+                    f"unknown unified scopes: {unknown}", hint=f"known: {', '.join(UNIFIED_SCOPES)}"
+                )
+        store = self._core.connections_store
+        now = time.time()
+        row = {
+            "id": new_connection_id(),
+            "provider": plugin.name,
+            "external_id": external_id,
+            "auth_type": creds.type.value,
+            "config": dict(config or {}),
+            "credentials": store.encrypt_credentials(creds),
+            "credentials_version": 1,
+            "scopes": list(scopes) if scopes is not None else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self._core.store.insert_connection(row)
+        conn = Connection.from_row(store.row(row["id"]))
+        self._core.events.emit(
+            Event("connection.created", conn.id, conn.provider, {"external_id": external_id})
+        )
+        return conn
+
+    def _get(self, connection_id: str) -> Connection:
+        return Connection.from_row(self._core.connections_store.row(connection_id))
+
+    def _list(self, provider: str | None, external_id: str | None) -> list[Connection]:
+        rows = self._core.store.list_connections(provider=provider, external_id=external_id)
+        return [Connection.from_row(r) for r in rows]
+
+    def _update(
+        self,
+        connection_id: str,
+        config: Mapping[str, Any] | None,
+        credentials: Mapping[str, Any] | None,
+        external_id: str | None,
+    ) -> Connection:
+        store = self._core.connections_store
+        row = store.row(connection_id)
+        values: dict[str, Any] = {}
+        if config is not None:
+            values["config"] = {**(row["config"] or {}), **config}
+        if credentials is not None:
+            values["credentials"] = store.encrypt_credentials(credentials_from_input(credentials))
+            values["credentials_version"] = row["credentials_version"] + 1
+        if external_id is not None:
+            values["external_id"] = external_id
+        if values:
+            self._core.store.update_connection(connection_id, values)
+            self._core.events.emit(
+                Event("connection.updated", connection_id, row["provider"], {"changed": sorted(values)})
+            )
+        return self._get(connection_id)
+
+    def _delete(self, connection_id: str) -> None:
+        row = self._core.connections_store.row(connection_id)
+        self._core.store.delete_connection(connection_id)
+        self._core.events.emit(Event("connection.deleted", connection_id, row["provider"], {}))
+
+    def _check_flow(self, connection_id: str) -> Flow[Connection]:
+        from unified_sdk._pipeline import Blocking
+
+        conn = yield Blocking(lambda: self._core.connections_store.record(connection_id))
+        provider = self._core.provider_for(conn.provider)
+        call = Call(self._core, conn, provider, "health_check")
+        yield from operation_flow(call, provider.health_check(call.ctx))
+        return (yield Blocking(lambda: self._get(connection_id)))
+
+
+class Connections(_ConnectionsBase):
+    """``client.connections``: create, read, update, delete and check connections."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client._core)
+        self._client = client
+
+    def create(
+        self,
+        *,
+        provider: str,
+        credentials: Mapping[str, Any],
+        external_id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> Connection:
+        """Store a connection with API-key (or existing OAuth token) credentials, encrypted.
+
+        Example::
+
+            conn = client.connections.create(provider="sandbox", credentials={"api_key": "..."},
+                                             external_id="customer-42", config={"base_url": url})
+        """
+        return self._create(provider, credentials, external_id, config, scopes)
+
+    def get(self, connection_id: str) -> Connection:
+        return self._get(connection_id)
+
+    def list(self, *, provider: str | None = None, external_id: str | None = None) -> list[Connection]:
+        return self._list(provider, external_id)
+
+    def update(
+        self,
+        connection_id: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        credentials: Mapping[str, Any] | None = None,
+        external_id: str | None = None,
+    ) -> Connection:
+        return self._update(connection_id, config, credentials, external_id)
+
+    def delete(self, connection_id: str) -> None:
+        self._delete(connection_id)
+
+    def check(self, connection_id: str) -> Connection:
+        """Run the provider's health check now; returns the connection with its new health.
+
+        Raises the unified error when the check fails.
+        """
+        return self._client._run(self._check_flow(connection_id))
+
+
+class AsyncConnections(_ConnectionsBase):
+    """The async twin of :class:`Connections` (storage runs in a worker thread)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        super().__init__(client._core)
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        provider: str,
+        credentials: Mapping[str, Any],
+        external_id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> Connection:
+        return await _thread(lambda: self._create(provider, credentials, external_id, config, scopes))
+
+    async def get(self, connection_id: str) -> Connection:
+        return await _thread(lambda: self._get(connection_id))
+
+    async def list(self, *, provider: str | None = None, external_id: str | None = None) -> list[Connection]:
+        return await _thread(lambda: self._list(provider, external_id))
+
+    async def update(
+        self,
+        connection_id: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        credentials: Mapping[str, Any] | None = None,
+        external_id: str | None = None,
+    ) -> Connection:
+        return await _thread(lambda: self._update(connection_id, config, credentials, external_id))
+
+    async def delete(self, connection_id: str) -> None:
+        await _thread(lambda: self._delete(connection_id))
+
+    async def check(self, connection_id: str) -> Connection:
+        return await self._client._run(self._check_flow(connection_id))
+
+
+async def _thread(fn: Callable[[], T]) -> T:
+    import anyio
+
+    return await anyio.to_thread.run_sync(fn)
+
+
+class Logs:
+    """``client.logs``: the call logs, newest first."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def list(
+        self,
+        *,
+        connection_id: str | None = None,
+        status_min: int | None = None,
+        status_max: int | None = None,
+        category: str | None = None,
+        since: datetime | float | None = None,
+        limit: int = 100,
+    ) -> list[CallLog]:
+        """Call-log rows matching the filters; every call made before this one is included."""
+        self._core.logs.flush()
+        since_ts = since.timestamp() if isinstance(since, datetime) else since
+        rows = self._core.store.list_call_logs(
+            connection_id=connection_id,
+            status_min=status_min,
+            status_max=status_max,
+            category=category,
+            since=since_ts,
+            limit=limit,
+        )
+        return [CallLog.from_row(r) for r in rows]
+
+    def get(self, log_id: str) -> CallLog | None:
+        self._core.logs.flush()
+        row = self._core.store.get_call_log(log_id)
+        return CallLog.from_row(row) if row else None
+
+
+class Passthrough:
+    """``client.passthrough``: any provider request through the same pipeline (auth, logs, retries)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def request(
+        self,
+        connection_id: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ProviderResponse | None:
+        """Send ``method path`` (relative to the connection's API base URL) and return the response."""
+        from unified_sdk._resources import passthrough_flow
+
+        flow = passthrough_flow(
+            self._client._core,
+            connection_id,
+            method,
+            path,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+        )
+        return self._client._run(flow)
+
+
+class AsyncPassthrough:
+    """The async twin of :class:`Passthrough`."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def request(
+        self,
+        connection_id: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ProviderResponse | None:
+        from unified_sdk._resources import passthrough_flow
+
+        flow = passthrough_flow(
+            self._client._core,
+            connection_id,
+            method,
+            path,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+        )
+        return await self._client._run(flow)
+
+
+class _BaseClient:
+    def __init__(
+        self,
+        *,
+        database_url: str | None = None,
+        secret_key: str | Sequence[str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        providers: Mapping[str, type[Provider]] | None = None,
+        refresh_skew: float = 60.0,
+        log_bodies: bool = True,
+    ) -> None:
+        self._core = _Core(
+            database_url=database_url,
+            secret_key=secret_key,
+            timeout=timeout,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            providers=providers,
+            refresh_skew=refresh_skew,
+            log_bodies=log_bodies,
+        )
+        self.providers = Providers(self._core)
+        self.logs = Logs(self._core)
+
+    @property
+    def actions(self) -> ActionPolicy:
+        """The response-action table; override it per provider, connection or operation."""
+        return self._core.actions
+
+    @property
+    def events(self) -> EventBus:
+        """Connection events: ``client.events.on("connection.unhealthy", callback)``."""
+        return self._core.events
+
+    @property
+    def database_url(self) -> str:
+        return self._core.database_url
+
+    def _http_options(self) -> dict[str, Any]:
+        return {
+            "timeout": self._core.timeout,
+            "follow_redirects": False,
+            "limits": httpx2.Limits(max_connections=100, max_keepalive_connections=20),
+        }
+
+
+class Client(_BaseClient):
+    """The blocking client.
+
+    Example::
+
+        from unified_sdk import Client
+
+        client = Client()                      # SQLite in the user data dir
+        conn = client.connections.create(provider="sandbox", credentials={"api_key": "..."})
+        for deal in client.crm.deals.list(connection_id=conn.id):
+            print(deal.name, deal.amount)
+    """
+
+    def __init__(self, *, http_client: httpx2.Client | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self._http_given = http_client
+        self.connections = Connections(self)
+        self.passthrough = Passthrough(self)
+
+    @cached_property
+    def _http(self) -> httpx2.Client:
+        return self._http_given or httpx2.Client(**self._http_options())
+
+    @cached_property
+    def crm(self) -> Crm:
+        """CRM resources: ``deals``, ``contacts``, ``companies``, ``pipelines``, ``users``."""
+        from unified_sdk._resources import Crm
+
+        return Crm(self)
+
+    def _run(self, flow: Flow[T]) -> T:
+        return run_sync(flow, self._http)
+
+    def close(self) -> None:
+        """Flush call logs and release connections and threads."""
+        if "_http" in self.__dict__ and self._http_given is None:
+            self._http.close()
+        self._core.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_BaseClient):
+    """The async client: the same surface as :class:`Client`, awaited.
+
+    Example::
+
+        async with AsyncClient() as client:
+            page = await client.crm.deals.list(connection_id=conn.id)
+            async for deal in page:
+                ...
+    """
+
+    def __init__(self, *, http_client: httpx2.AsyncClient | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self._http_given = http_client
+        self.connections = AsyncConnections(self)
+        self.passthrough = AsyncPassthrough(self)
+
+    @cached_property
+    def _http(self) -> httpx2.AsyncClient:
+        return self._http_given or httpx2.AsyncClient(**self._http_options())
+
+    @cached_property
+    def crm(self) -> AsyncCrm:
+        from unified_sdk._resources import AsyncCrm
+
+        return AsyncCrm(self)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        return await run_async(flow, self._http)
+
+    async def aclose(self) -> None:
+        if "_http" in self.__dict__ and self._http_given is None:
+            await self._http.aclose()
+        await _thread(self._core.close)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,259 @@
+"""Connections: the public ``Connection`` record and the store logic behind it
+(encrypted credentials, health recording and its events)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from unified_sdk._events import Event, EventBus
+from unified_sdk._health import Health, apply_signal, health_of, transition_event
+from unified_sdk._outcome import HealthSignal, Outcome
+from unified_sdk.errors import ConfigurationError, ConnectionNotFoundError
+from unified_sdk.provider import AuthType, Credentials
+
+if TYPE_CHECKING:
+    from unified_sdk._crypto import SecretBox
+    from unified_sdk._storage import Store
+
+#: A healthy signal on an already healthy connection is written at most this often.
+HEALTHY_WRITE_INTERVAL = 5.0
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A stored connection: provider + credentials (never shown) + scopes + metadata + health."""
+
+    id: str
+    provider: str
+    auth_type: str
+    external_id: str | None
+    config: Mapping[str, Any]
+    """Non-secret settings: ``base_url`` and endpoint overrides, API version, …"""
+    scopes: list[str] | None
+    """Unified scopes granted (OAuth connections)."""
+    provider_scopes: list[str] | None
+    health: Health
+    last_healthy_at: datetime | None
+    last_unhealthy_at: datetime | None
+    last_error: Mapping[str, Any] | None
+    """``{"category", "message", "at"}`` of the last failure."""
+    rate_limit: Mapping[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Connection:
+        return cls(
+            id=row["id"],
+            provider=row["provider"],
+            auth_type=row["auth_type"],
+            external_id=row["external_id"],
+            config=dict(row["config"] or {}),
+            scopes=row["scopes"],
+            provider_scopes=row["provider_scopes"],
+            health=health_of(row["last_healthy_at"], row["last_unhealthy_at"]),
+            last_healthy_at=_dt(row["last_healthy_at"]),
+            last_unhealthy_at=_dt(row["last_unhealthy_at"]),
+            last_error=row["last_error"],
+            rate_limit=row["rate_limit"],
+            created_at=datetime.fromtimestamp(row["created_at"], UTC),
+            updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
+        )
+
+
+@dataclass(slots=True)
+class ConnectionRecord:
+    """What the pipeline needs of a connection for one call, credentials decrypted."""
+
+    id: str
+    provider: str
+    config: dict[str, Any]
+    credentials: Credentials
+    credentials_version: int
+    scopes: list[str] | None
+    health: Health
+    secrets: list[str] = field(default_factory=list)
+
+
+def credentials_from_input(data: Mapping[str, Any]) -> Credentials:
+    """Credentials from what a user passes to ``connections.create``."""
+    if not isinstance(data, Mapping):
+        raise ConfigurationError("credentials must be a dict", hint='e.g. credentials={"api_key": "..."}')
+    unknown = set(data) - {
+        "api_key",
+        "access_token",
+        "refresh_token",
+        "expires_in",
+        "expires_at",
+        "token_type",
+    }
+    if unknown:
+        raise ConfigurationError(
+            f"unknown credential fields: {', '.join(sorted(unknown))}",
+            hint="use api_key, or access_token with refresh_token and expires_in/expires_at",
+        )
+    if data.get("api_key"):
+        return Credentials(type=AuthType.API_KEY, api_key=str(data["api_key"]))
+    if data.get("access_token"):
+        expires_at = None
+        if data.get("expires_at") is not None:
+            value = data["expires_at"]
+            expires_at = value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
+        elif data.get("expires_in") is not None:
+            expires_at = datetime.fromtimestamp(time.time() + float(data["expires_in"]), UTC)
+        return Credentials(
+            type=AuthType.OAUTH2,
+            access_token=str(data["access_token"]),
+            refresh_token=data.get("refresh_token"),
+            expires_at=expires_at,
+            token_type=data.get("token_type"),
+        )
+    raise ConfigurationError(
+        "credentials need an api_key or an access_token",
+        hint='e.g. credentials={"api_key": "..."}; for OAuth use client.auth.authorization_url(...)',
+    )
+
+
+def dump_credentials(c: Credentials) -> dict[str, Any]:
+    return {
+        "type": c.type.value,
+        "api_key": c.api_key,
+        "access_token": c.access_token,
+        "refresh_token": c.refresh_token,
+        "expires_at": c.expires_at.timestamp() if c.expires_at else None,
+        "token_type": c.token_type,
+        "extra": c.extra,
+    }
+
+
+def load_credentials(d: Mapping[str, Any]) -> Credentials:
+    return Credentials(
+        type=AuthType(d["type"]),
+        api_key=d.get("api_key"),
+        access_token=d.get("access_token"),
+        refresh_token=d.get("refresh_token"),
+        expires_at=datetime.fromtimestamp(d["expires_at"], UTC) if d.get("expires_at") else None,
+        token_type=d.get("token_type"),
+        extra=dict(d.get("extra") or {}),
+    )
+
+
+def new_connection_id() -> str:
+    return "conn_" + secrets.token_hex(12)
+
+
+class ConnectionStore:
+    """Connection rows, their encrypted credentials and their health."""
+
+    def __init__(self, store: Store, box: Any, events: EventBus) -> None:
+        self.store = store
+        self._box_factory = box
+        self._box: SecretBox | None = None
+        self.events = events
+        self._decrypted: dict[str, Credentials] = {}
+        self._healthy_written: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            self._box = self._box_factory()
+        assert self._box is not None
+        return self._box
+
+    def encrypt_credentials(self, c: Credentials) -> str:
+        return self.box.encrypt(dump_credentials(c))
+
+    def row(self, connection_id: str) -> dict[str, Any]:
+        row = self.store.get_connection(connection_id)
+        if row is None:
+            raise ConnectionNotFoundError(
+                f"no connection with id {connection_id!r}", connection_id=connection_id
+            )
+        return row
+
+    def record(self, connection_id: str) -> ConnectionRecord:
+        """The connection with decrypted credentials (decryption cached by ciphertext)."""
+        row = self.row(connection_id)
+        ciphertext = row["credentials"]
+        creds = self._decrypted.get(ciphertext)
+        if creds is None:
+            creds = load_credentials(self.box.decrypt(ciphertext))
+            with self._lock:
+                if len(self._decrypted) > 1024:
+                    self._decrypted.clear()
+                self._decrypted[ciphertext] = creds
+        return ConnectionRecord(
+            id=row["id"],
+            provider=row["provider"],
+            config=dict(row["config"] or {}),
+            credentials=creds,
+            credentials_version=row["credentials_version"],
+            scopes=row["scopes"],
+            health=health_of(row["last_healthy_at"], row["last_unhealthy_at"]),
+            secrets=creds.secret_values(),
+        )
+
+    # -- health -------------------------------------------------------------------
+    def needs_health_write(self, connection_id: str, before: Health, signal: HealthSignal) -> bool:
+        """Whether ``signal`` must be written now (kept cheap for the hot path)."""
+        if signal == HealthSignal.NEUTRAL:
+            return False
+        if signal == HealthSignal.UNHEALTHY or before != Health.HEALTHY:
+            return True
+        last = self._healthy_written.get(connection_id, 0.0)
+        return time.monotonic() - last > HEALTHY_WRITE_INTERVAL
+
+    def record_health(
+        self, connection_id: str, outcome: Outcome, message: str | None = None
+    ) -> Health | None:
+        """Apply a call's health signal; emit an event on a transition. Returns the new health."""
+        signal = outcome.health
+        if signal == HealthSignal.NEUTRAL:
+            return None
+        now = time.time()
+        with self.store.begin() as c:
+            from sqlalchemy import select
+
+            from unified_sdk._storage import connections as t
+
+            row = c.execute(
+                select(t.c.provider, t.c.last_healthy_at, t.c.last_unhealthy_at).where(
+                    t.c.id == connection_id
+                )
+            ).first()
+            if row is None:
+                return None
+            before = health_of(row.last_healthy_at, row.last_unhealthy_at)
+            healthy_at, unhealthy_at = apply_signal(signal, now, row.last_healthy_at, row.last_unhealthy_at)
+            values: dict[str, Any] = {"last_healthy_at": healthy_at, "last_unhealthy_at": unhealthy_at}
+            if signal == HealthSignal.UNHEALTHY:
+                values["last_error"] = {
+                    "category": outcome.category.value if outcome.category else None,
+                    "status": outcome.status,
+                    "code": outcome.provider_code,
+                    "message": message,
+                    "at": now,
+                }
+            c.execute(t.update().where(t.c.id == connection_id).values(**values))
+            provider = row.provider
+        after = health_of(healthy_at, unhealthy_at)
+        if signal == HealthSignal.HEALTHY:
+            self._healthy_written[connection_id] = time.monotonic()
+        event = transition_event(before, after)
+        if event is not None:
+            data: dict[str, Any] = {"health": after.value, "previous_health": before.value}
+            if signal == HealthSignal.UNHEALTHY:
+                data["error"] = values["last_error"]
+            self.events.emit(Event(event, connection_id, provider, data))
+        return after

@@ -1,0 +1,355 @@
+"""The call pipeline, written once as sans-I/O generators.
+
+A flow yields *effects* and receives their results: :class:`Send` (an HTTP
+request → ``httpx2.Response`` or the transport exception), :class:`Sleep`,
+and :class:`Blocking` (a storage call the async driver runs in a worker
+thread). ``Client`` and ``AsyncClient`` drive the same flows (see
+``_drivers.py``), so the logic exists once:
+
+    credentials → (refresh if expiring) → throttle → send → classify (plugin)
+    → response action (policy) → call log → health → events → return, retry or raise
+"""
+
+from __future__ import annotations
+
+import secrets as _secrets
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx2
+
+from unified_sdk._actions import Decision, ResponseAction
+from unified_sdk._outcome import Category, HealthSignal, Outcome
+from unified_sdk._redact import redact_text
+from unified_sdk._retry import retry_delay
+from unified_sdk.errors import (
+    ProviderError,
+    UnifiedError,
+    error_class_for,
+)
+from unified_sdk.provider import (
+    AuthType,
+    Credentials,
+    MalformedBodyError,
+    OperationContext,
+    Provider,
+    ProviderRequest,
+    ProviderResponse,
+)
+
+if TYPE_CHECKING:
+    from unified_sdk._client import _Core
+    from unified_sdk._connections import ConnectionRecord
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: httpx2.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Blocking:
+    fn: Callable[[], Any]
+
+
+Effect = Send | Sleep | Blocking
+Flow = Generator[Effect, Any, T]
+
+
+class TreatedAsSuccess(Exception):
+    """Thrown into an adapter when a response action turned an error into success."""
+
+    def __init__(self, response: ProviderResponse | None) -> None:
+        super().__init__("treated as success")
+        self.response = response
+
+
+def new_log_id() -> str:
+    # time-ordered: 12 hex digits of milliseconds + 8 random hex digits
+    return f"log_{int(time.time() * 1000):012x}{_secrets.token_hex(4)}"
+
+
+@dataclass
+class Call:
+    """One unified operation on one connection."""
+
+    core: _Core
+    conn: ConnectionRecord
+    provider: Provider
+    operation: str
+    base_url: str = ""
+    ctx: OperationContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.provider.resolve_base_url(self.conn.config)
+        self.ctx = OperationContext(self.conn.id, self.provider.name, self.conn.config, self.operation)
+
+
+def build_http_request(call: Call, preq: ProviderRequest, credentials: Credentials) -> httpx2.Request:
+    path = preq.path
+    url = (
+        path
+        if path.startswith(("http://", "https://"))
+        else call.base_url + (path if path.startswith("/") else "/" + path)
+    )
+    headers: dict[str, str] = {"accept": "application/json", "user-agent": call.core.user_agent}
+    if preq.authenticated:
+        headers.update(call.provider.auth_headers(credentials))
+    if preq.headers:
+        headers.update(preq.headers)
+    return httpx2.Request(
+        preq.method.upper(), url, params=preq.params, json=preq.json, data=preq.data, headers=headers
+    )
+
+
+def _error_from(
+    call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str, retryable: bool
+) -> UnifiedError:
+    assert outcome.category is not None
+    cls = error_class_for(outcome.category)
+    where = preq.path.split("?", 1)[0]
+    if where.startswith("http"):
+        where = httpx2.URL(where).path
+    status = f" {outcome.status}" if outcome.status else ""
+    detail = f": {outcome.provider_message}" if outcome.provider_message else ""
+    code = f" [{outcome.provider_code}]" if outcome.provider_code else ""
+    message = redact_text(
+        f"{call.provider.name} {preq.method.upper()} {where} failed{status} ({outcome.category.value}){code}{detail}",
+        call.conn.secrets,
+    )
+    return cls(
+        message,
+        category=outcome.category,
+        status=outcome.status,
+        provider=call.provider.name,
+        connection_id=call.conn.id,
+        provider_code=outcome.provider_code,
+        provider_message=redact_text(outcome.provider_message, call.conn.secrets)
+        if outcome.provider_message
+        else None,
+        retryable=retryable,
+        log_id=log_id,
+        request_id=outcome.request_id,
+        hint=outcome.hint,
+        details={**outcome.details, **({"retry_after": outcome.retry_after} if outcome.retry_after else {})},
+    )
+
+
+def _malformed(response: ProviderResponse) -> Outcome:
+    return Outcome.failure(
+        Category.PROVIDER_ERROR,
+        health=HealthSignal.NEUTRAL,
+        status=response.status,
+        provider_message="the response body is not valid JSON (truncated or malformed)",
+        hint="the provider sent a malformed body; retry, and report it to the provider if it persists",
+    )
+
+
+def _expects_json(response: ProviderResponse) -> bool:
+    return bool(response.content) and (
+        "json" in response.content_type or response.content[:1] in (b"{", b"[")
+    )
+
+
+def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
+    """Send one provider request through auth, throttle, classify, actions, logs and health."""
+    core = call.core
+    provider = call.provider
+    conn = call.conn
+    attempt = 0
+    retries = 0
+    refreshed = False
+    idempotent = preq.is_idempotent
+    if not idempotent and provider.idempotency_header and preq.method.upper() in ("POST", "PATCH"):
+        # A key created once and reused across retries makes a re-send safe.
+        preq.headers = {**(preq.headers or {}), provider.idempotency_header: "idem_" + _secrets.token_hex(16)}
+        idempotent = True
+
+    if (
+        preq.authenticated
+        and _expiring(conn.credentials, core.refresh_skew)
+        and conn.credentials.refresh_token
+    ):
+        conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="expiring"))
+
+    while True:
+        attempt += 1
+        wait = core.throttle.before_send(conn.id)
+        if wait > 0:
+            yield Sleep(wait)
+        request = build_http_request(call, preq, conn.credentials)
+        log_id = new_log_id()
+        started_at = time.time()
+        t0 = time.perf_counter()
+        result = yield Send(request)
+        duration = (time.perf_counter() - t0) * 1000
+        response: ProviderResponse | None = None
+        sent = True
+        if isinstance(result, Exception):
+            outcome = provider.classify_transport_error(result)
+            sent = bool(outcome.details.get("sent", True))
+        else:
+            response = ProviderResponse(
+                result.status_code, result.headers, result.content, preq, duration / 1000
+            )
+            outcome = provider.classify(response)
+            if outcome.ok and _expects_json(response) and response.json_or_none() is None:
+                outcome = _malformed(response)
+            limit = provider.parse_rate_limit(result.headers)
+            if limit is not None:
+                core.throttle.update(conn.id, limit)
+            if outcome.category == Category.RATE_LIMITED:
+                sent = False  # a rate-limited request was not processed
+        decision = core.actions.decide(
+            outcome,
+            provider=provider.name,
+            connection_id=conn.id,
+            operation=call.operation,
+            provider_defaults=provider.response_actions,
+        )
+        action, delay = _next_step(
+            call, decision, outcome, attempt, retries, refreshed, idempotent or not sent
+        )
+        core.log(
+            log_id=log_id,
+            call=call,
+            request=request,
+            result=result,
+            duration_ms=duration,
+            outcome=outcome,
+            decision=decision,
+            applied=action,
+            attempt=attempt,
+            created_at=started_at,
+        )
+        if action == "return":
+            yield from _health(call, outcome, None)
+            assert response is not None
+            return response
+        if action == "succeed":
+            yield from _health(call, Outcome.success(outcome.status), None)
+            raise TreatedAsSuccess(response)
+        if action == "refresh":
+            refreshed = True
+            if not conn.credentials.refresh_token:
+                action = "fail"
+            else:
+                try:
+                    conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="rejected"))
+                except UnifiedError:
+                    yield from _health(call, outcome, None)
+                    raise
+                continue
+        if action in ("retry", "wait"):
+            retries += 1
+            yield Sleep(delay)
+            continue
+        # fail
+        error = _error_from(call, preq, outcome, log_id, retryable=decision.action != ResponseAction.FAIL)
+        yield from _health(call, outcome, error.message)
+        raise error
+
+
+def _next_step(
+    call: Call,
+    decision: Decision,
+    outcome: Outcome,
+    attempt: int,
+    retries: int,
+    refreshed: bool,
+    safe_to_repeat: bool,
+) -> tuple[str, float]:
+    """``(step, delay)``: return, succeed, refresh, retry, wait or fail."""
+    rule = decision.rule
+    action = rule.action
+    if action == ResponseAction.SUCCEED:
+        return ("return", 0.0) if outcome.ok else ("succeed", 0.0)
+    if outcome.ok and action == ResponseAction.FAIL:
+        return "fail", 0.0
+    if outcome.ok:
+        return "return", 0.0
+    if action == ResponseAction.FAIL:
+        return "fail", 0.0
+    if action == ResponseAction.REFRESH_AND_RETRY:
+        can_refresh = call.conn.credentials.type == AuthType.OAUTH2 and bool(
+            call.conn.credentials.refresh_token
+        )
+        return ("refresh", 0.0) if (not refreshed and can_refresh) else ("fail", 0.0)
+    if retries >= rule.max_retries or not (safe_to_repeat or rule.retry_non_idempotent):
+        return "fail", 0.0
+    if action == ResponseAction.WAIT_AND_RETRY:
+        wait = outcome.retry_after
+        if wait is None:
+            wait = call.core.throttle.reset_after(call.conn.id)
+        if wait is not None and wait > rule.max_wait:
+            return "fail", 0.0
+        return "wait", retry_delay(retries + 1, wait, rand=call.core.jitter())
+    return "retry", retry_delay(retries + 1, None, rand=call.core.jitter())
+
+
+def _health(call: Call, outcome: Outcome, message: str | None) -> Generator[Effect, Any, None]:
+    stores = call.core.connections_store
+    if stores.needs_health_write(call.conn.id, call.conn.health, outcome.health):
+        new = yield Blocking(lambda: stores.record_health(call.conn.id, outcome, message))
+        if new is not None:
+            call.conn.health = new
+
+
+def _expiring(credentials: Credentials, skew: float) -> bool:
+    if credentials.type != AuthType.OAUTH2 or credentials.expires_at is None:
+        return False
+    return credentials.expires_at - timedelta(seconds=skew) <= datetime.now(UTC)
+
+
+def operation_flow(
+    call: Call, adapter_flow: Generator[ProviderRequest, ProviderResponse, T]
+) -> Flow[T | None]:
+    """Drive an adapter's operation: each request it yields goes through :func:`send_flow`."""
+    try:
+        preq = next(adapter_flow)
+        while True:
+            try:
+                response = yield from send_flow(call, preq)
+            except (UnifiedError, TreatedAsSuccess) as exc:
+                preq = adapter_flow.throw(exc)
+            else:
+                preq = adapter_flow.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    except TreatedAsSuccess:
+        return None
+    except UnifiedError:
+        raise
+    except MalformedBodyError as exc:
+        raise ProviderError(
+            f"{call.provider.name} sent a body that is not valid JSON",
+            provider=call.provider.name,
+            connection_id=call.conn.id,
+            hint="the provider sent a malformed body; retry, and report it to the provider if it persists",
+        ) from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ProviderError(
+            f"{call.provider.name} answered {call.operation} with a body the plugin could not read "
+            f"({type(exc).__name__}: {redact_text(str(exc), call.conn.secrets)[:200]})",
+            provider=call.provider.name,
+            connection_id=call.conn.id,
+            hint="the provider's response shape changed or is unexpected; update the provider plugin",
+        ) from exc
+
+
+def request_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse | None]:
+    """A single request (passthrough), with treat-as-success giving ``None``."""
+    try:
+        return (yield from send_flow(call, preq))
+    except TreatedAsSuccess as ok:
+        return ok.response
