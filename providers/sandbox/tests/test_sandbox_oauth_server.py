@@ -73,10 +73,23 @@ def http(server: AuthOnly) -> Iterator[httpx2.Client]:
         yield c
 
 
-def authorize_url(client: OAuthClient, *, scope: str = "deals:read deals:write", state: str = "st-1",
-                  verifier: str | None = None, method: str = "S256", **extra: str) -> str:
-    params = {"response_type": "code", "client_id": client.client_id, "redirect_uri": REDIRECT,
-              "scope": scope, "state": state, **extra}
+def authorize_url(
+    client: OAuthClient,
+    *,
+    scope: str = "deals:read deals:write",
+    state: str = "st-1",
+    verifier: str | None = None,
+    method: str = "S256",
+    **extra: str,
+) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": scope,
+        "state": state,
+        **extra,
+    }
     if verifier is not None:
         params["code_challenge"] = pkce_challenge(verifier, method)
         params["code_challenge_method"] = method
@@ -88,24 +101,40 @@ def callback_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def exchange(http: httpx2.Client, client: OAuthClient, code: str, verifier: str | None = None,
-             **extra: str) -> httpx2.Response:
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-            "client_id": client.client_id, "client_secret": client.client_secret or "", **extra}
+def exchange(
+    http: httpx2.Client, client: OAuthClient, code: str, verifier: str | None = None, **extra: str
+) -> httpx2.Response:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret or "",
+        **extra,
+    }
     if verifier is not None:
         form["code_verifier"] = verifier
     return http.post("/oauth/token", data=form)
 
 
 def refresh(http: httpx2.Client, client: OAuthClient, token: str, **extra: str) -> httpx2.Response:
-    return http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": token,
-                                           "client_id": client.client_id,
-                                           "client_secret": client.client_secret or "", **extra})
+    return http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": client.client_id,
+            "client_secret": client.client_secret or "",
+            **extra,
+        },
+    )
 
 
 def introspect(http: httpx2.Client, client: OAuthClient, token: str) -> dict[str, Any]:
-    r = http.post("/oauth/introspect", data={"token": token, "client_id": client.client_id,
-                                             "client_secret": client.client_secret or ""})
+    r = http.post(
+        "/oauth/introspect",
+        data={"token": token, "client_id": client.client_id, "client_secret": client.client_secret or ""},
+    )
     assert r.status_code == 200
     body: dict[str, Any] = r.json()
     return body
@@ -143,7 +172,9 @@ def test_pkce_s256_code_exchange(auth: AuthorizationServer, http: httpx2.Client,
     assert auth.token_requests == {"authorization_code": 1}
 
 
-def test_pkce_plain_code_exchange(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
+def test_pkce_plain_code_exchange(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
+) -> None:
     verifier = new_verifier()
     code = callback_params(auth.approve(authorize_url(client, verifier=verifier, method="plain")))["code"]
     assert exchange(http, client, code, verifier).status_code == 200
@@ -180,7 +211,9 @@ def test_code_reuse_is_rejected_and_revokes_its_tokens(
     assert refresh(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_code_expires(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock) -> None:
+def test_code_expires(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
+) -> None:
     code = callback_params(auth.approve(authorize_url(client)))["code"]
     clock.now += 61
     r = exchange(http, client, code)
@@ -219,20 +252,27 @@ def test_client_secret_basic(auth: AuthorizationServer, http: httpx2.Client, cli
 
 
 def test_bad_client_credentials(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
-    r = http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
-                  headers={"Authorization": _basic(client.client_id, "wrong")})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": _basic(client.client_id, "wrong")},
+    )
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_client"
     assert r.headers["www-authenticate"].startswith("Basic")
     r = refresh(http, client, "x", client_secret="wrong")
     assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
-    r = http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x",
-                                        "client_id": client.client_id})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x", "client_id": client.client_id},
+    )
     assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
     assert client.client_secret is not None
-    r = http.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x",
-                                        "client_secret": client.client_secret},
-                  headers={"Authorization": _basic(client.client_id, client.client_secret)})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x", "client_secret": client.client_secret},
+        headers={"Authorization": _basic(client.client_id, client.client_secret)},
+    )
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
 
 
@@ -246,9 +286,16 @@ def test_public_client_needs_pkce(auth: AuthorizationServer, http: httpx2.Client
     assert callback_params(auth.approve(authorize_url(public)))["error"] == "invalid_request"
     verifier = new_verifier()
     code = callback_params(auth.approve(authorize_url(public, verifier=verifier)))["code"]
-    r = http.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
-                                        "redirect_uri": REDIRECT, "client_id": public.client_id,
-                                        "code_verifier": verifier})
+    r = http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": public.client_id,
+            "code_verifier": verifier,
+        },
+    )
     assert r.status_code == 200, r.text
 
 
@@ -294,7 +341,9 @@ def test_refresh_scope_narrowing(auth: AuthorizationServer, http: httpx2.Client,
     assert (r.status_code, r.json()["error"]) == (400, "invalid_scope")
 
 
-def test_refresh_token_bound_to_client(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
+def test_refresh_token_bound_to_client(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
+) -> None:
     first = login(auth, http, client)
     other = auth.register_client()
     assert refresh(http, other, first["refresh_token"]).json()["error"] == "invalid_grant"
@@ -334,8 +383,14 @@ def test_expire_access_tokens(auth: AuthorizationServer, http: httpx2.Client, cl
 
 def test_revoke_access_token(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
     tokens = login(auth, http, client)
-    r = http.post("/oauth/revoke", data={"token": tokens["access_token"], "client_id": client.client_id,
-                                         "client_secret": client.client_secret or ""})
+    r = http.post(
+        "/oauth/revoke",
+        data={
+            "token": tokens["access_token"],
+            "client_id": client.client_id,
+            "client_secret": client.client_secret or "",
+        },
+    )
     assert r.status_code == 200
     assert introspect(http, client, tokens["access_token"]) == {"active": False}
     assert introspect(http, client, tokens["refresh_token"])["active"] is True
@@ -346,34 +401,62 @@ def test_revoke_refresh_token_revokes_family(
     auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
 ) -> None:
     tokens = login(auth, http, client)
-    r = http.post("/oauth/revoke", data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token",
-                                         "client_id": client.client_id,
-                                         "client_secret": client.client_secret or ""})
+    r = http.post(
+        "/oauth/revoke",
+        data={
+            "token": tokens["refresh_token"],
+            "token_type_hint": "refresh_token",
+            "client_id": client.client_id,
+            "client_secret": client.client_secret or "",
+        },
+    )
     assert r.status_code == 200
     assert introspect(http, client, tokens["access_token"]) == {"active": False}
     assert refresh(http, client, tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_revoke_unknown_token_and_auth(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
-    r = http.post("/oauth/revoke", data={"token": "whatever", "client_id": client.client_id,
-                                         "client_secret": client.client_secret or ""})
+def test_revoke_unknown_token_and_auth(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
+) -> None:
+    r = http.post(
+        "/oauth/revoke",
+        data={
+            "token": "whatever",
+            "client_id": client.client_id,
+            "client_secret": client.client_secret or "",
+        },
+    )
     assert r.status_code == 200
     r = http.post("/oauth/revoke", data={"token": "whatever"})
     assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
     tokens = login(auth, http, client)
     other = auth.register_client()
-    r = http.post("/oauth/revoke", data={"token": tokens["access_token"], "client_id": other.client_id,
-                                         "client_secret": other.client_secret or ""})
+    r = http.post(
+        "/oauth/revoke",
+        data={
+            "token": tokens["access_token"],
+            "client_id": other.client_id,
+            "client_secret": other.client_secret or "",
+        },
+    )
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
     assert auth.check_access_token(tokens["access_token"]).active
 
 
-def test_introspection(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock) -> None:
+def test_introspection(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
+) -> None:
     tokens = login(auth, http, client)
     body = introspect(http, client, tokens["access_token"])
-    assert body == {"active": True, "scope": "deals:read deals:write", "client_id": client.client_id,
-                    "token_type": "Bearer", "sub": "user_1", "iat": int(clock.now),
-                    "exp": int(clock.now) + 3600}
+    assert body == {
+        "active": True,
+        "scope": "deals:read deals:write",
+        "client_id": client.client_id,
+        "token_type": "Bearer",
+        "sub": "user_1",
+        "iat": int(clock.now),
+        "exp": int(clock.now) + 3600,
+    }
     assert introspect(http, client, tokens["refresh_token"])["token_type"] == "refresh_token"
     assert introspect(http, client, "nope") == {"active": False}
     r = http.post("/oauth/introspect", data={"token": tokens["access_token"]})
@@ -385,18 +468,25 @@ def test_introspection(auth: AuthorizationServer, http: httpx2.Client, client: O
 
 def test_token_request_errors(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
     secret = client.client_secret or ""
-    r = http.post("/oauth/token", data={"grant_type": "password", "client_id": client.client_id,
-                                        "client_secret": secret})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "password", "client_id": client.client_id, "client_secret": secret},
+    )
     assert (r.status_code, r.json()["error"]) == (400, "unsupported_grant_type")
     r = http.post("/oauth/token", data={"client_id": client.client_id, "client_secret": secret})
     assert r.json()["error"] == "invalid_request"
     r = http.post("/oauth/token", json={"grant_type": "refresh_token"})
     assert r.json()["error"] == "invalid_request"
-    r = http.post("/oauth/token", content=b"grant_type=refresh_token&grant_type=refresh_token",
-                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = http.post(
+        "/oauth/token",
+        content=b"grant_type=refresh_token&grant_type=refresh_token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.json()["error"] == "invalid_request"
-    r = http.post("/oauth/token", data={"grant_type": "authorization_code", "client_id": client.client_id,
-                                        "client_secret": secret})
+    r = http.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "client_id": client.client_id, "client_secret": secret},
+    )
     assert (r.json()["error"], r.json()["error_description"]) == ("invalid_request", "code is missing")
     # Bodies that are not a well-formed form never reach the grant logic and are not counted.
     assert auth.token_requests == {"password": 1, "<missing>": 1, "authorization_code": 1}
@@ -427,16 +517,21 @@ def test_token_requests_are_counted_under_concurrency(clock: Clock) -> None:
 
 
 def test_consent_grants_a_subset(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
-    url = auth.approve(authorize_url(client, scope="deals:read deals:write contacts:read"),
-                       grant_scopes=["deals:read", "webhooks:manage"])
+    url = auth.approve(
+        authorize_url(client, scope="deals:read deals:write contacts:read"),
+        grant_scopes=["deals:read", "webhooks:manage"],
+    )
     r = exchange(http, client, callback_params(url)["code"])
     assert r.json()["scope"] == "deals:read"
 
 
 def test_denied_consent(auth: AuthorizationServer, client: OAuthClient) -> None:
     params = callback_params(auth.approve(authorize_url(client, state="s-9"), deny=True))
-    assert params == {"error": "access_denied", "error_description": "the user denied the request",
-                      "state": "s-9"}
+    assert params == {
+        "error": "access_denied",
+        "error_description": "the user denied the request",
+        "state": "s-9",
+    }
 
 
 def test_authorize_request_errors(auth: AuthorizationServer, client: OAuthClient) -> None:
@@ -449,8 +544,11 @@ def test_authorize_request_errors(auth: AuthorizationServer, client: OAuthClient
     bad_method = authorize_url(client, verifier=new_verifier(), method="S256").replace("S256", "S512")
     assert callback_params(auth.approve(bad_method))["error"] == "invalid_request"
     with pytest.raises(OAuthError) as caught:
-        auth.approve(authorize_url(client).replace(REDIRECT.replace(":", "%3A").replace("/", "%2F"),
-                                                   "http%3A%2F%2Fevil.example%2Fcb"))
+        auth.approve(
+            authorize_url(client).replace(
+                REDIRECT.replace(":", "%3A").replace("/", "%2F"), "http%3A%2F%2Fevil.example%2Fcb"
+            )
+        )
     assert caught.value.error == "invalid_request"
     assert caught.value.redirect_uri is None
     with pytest.raises(OAuthError) as caught:
