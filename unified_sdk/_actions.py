@@ -155,9 +155,7 @@ class ActionPolicy:
             else (0 if action in (ResponseAction.FAIL, ResponseAction.SUCCEED) else 1)
         )
         rule = ActionRule(action, retries, 60.0 if max_wait is None else max_wait, retry_non_idempotent)
-        override = Override(
-            rule, status, Category(category) if category else None, provider, connection_id, operation
-        )
+        override = Override(rule, status, Category(category) if category else None, provider, connection_id, operation)
         with self._lock:
             self._overrides = [o for o in self._overrides if replace(o, rule=rule) != override] + [override]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from unified_sdk._connections import (
     credentials_from_input,
     new_connection_id,
 )
+from unified_sdk._dburl import default_sqlite_path, sqlite_path
 from unified_sdk._drivers import run_async, run_sync
 from unified_sdk._events import Event, EventBus
 from unified_sdk._logs import CallLog, LogWriter
@@ -29,7 +31,6 @@ from unified_sdk._outcome import Outcome
 from unified_sdk._pipeline import Call, Flow, operation_flow
 from unified_sdk._registry import ProviderRegistry
 from unified_sdk._scopes import UNIFIED_SCOPES, scope_for
-from unified_sdk._storage import Store, default_sqlite_path, sqlite_path
 from unified_sdk._throttle import Throttle
 from unified_sdk.errors import (
     AuthenticationError,
@@ -42,6 +43,7 @@ from unified_sdk.provider import Provider, ProviderResponse, ScopeMapping
 if TYPE_CHECKING:
     from unified_sdk._crypto import SecretBox
     from unified_sdk._resources import AsyncCrm, Crm
+    from unified_sdk._storage import Store
 
 T = TypeVar("T")
 
@@ -94,18 +96,31 @@ class _Core:
     ) -> None:
         url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
         self.database_url = url
-        self.store = Store(url)
+        self._secret_key = secret_key
         self.registry = ProviderRegistry(dict(providers) if providers is not None else None)
         self.events = EventBus(webhook_url, webhook_secret)
-        self.connections_store = ConnectionStore(self.store, lambda: self._make_box(secret_key), self.events)
         self.actions = ActionPolicy()
         self.throttle = Throttle()
-        self.logs = LogWriter(self.store)
         self.timeout = timeout
         self.refresh_skew = refresh_skew
         self.log_bodies = log_bodies
         self.user_agent = "unified-sdk-python/0.1"
         self._refresh_lock = threading.Lock()
+
+    # The database is opened on first use: constructing a client imports no SQLAlchemy.
+    @cached_property
+    def store(self) -> Store:
+        from unified_sdk._storage import Store
+
+        return Store(self.database_url)
+
+    @cached_property
+    def connections_store(self) -> ConnectionStore:
+        return ConnectionStore(self.store, lambda: self._make_box(self._secret_key), self.events)
+
+    @cached_property
+    def logs(self) -> LogWriter:
+        return LogWriter(self.store)
 
     def _make_box(self, secret_key: str | Sequence[str] | None) -> SecretBox:
         from unified_sdk._crypto import SecretBox, resolve_keys
@@ -147,9 +162,7 @@ class _Core:
         conn = self.connections_store.record(connection_id)
         return Call(self, conn, self.provider_for(conn.provider), "passthrough")
 
-    def _check_scopes(
-        self, conn: ConnectionRecord, provider: Provider, resource: str, operation: str
-    ) -> None:
+    def _check_scopes(self, conn: ConnectionRecord, provider: Provider, resource: str, operation: str) -> None:
         needed = scope_for(resource, operation)
         if needed is None or conn.scopes is None or needed in conn.scopes:
             return
@@ -209,9 +222,11 @@ class _Core:
         )
 
     def close(self) -> None:
-        self.logs.close()
+        if "logs" in self.__dict__:
+            self.logs.close()
         self.events.close()
-        self.store.dispose()
+        if "store" in self.__dict__:
+            self.store.dispose()
 
 
 _APPLIED = {"return": "none", "succeed": "succeed", "refresh": "refresh_and_retry", "wait": "wait_and_retry"}
@@ -224,11 +239,11 @@ class Providers:
     def __init__(self, core: _Core) -> None:
         self._core = core
 
-    def list(self) -> list[ProviderInfo]:
+    def list(self) -> builtins.list[ProviderInfo]:
         """Every provider that loads; broken plugins are listed in :attr:`errors`."""
         return [ProviderInfo.of(p) for p in self._core.registry.load_all()]
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         """Installed provider names, without importing any plugin."""
         return self._core.registry.names()
 
@@ -282,10 +297,8 @@ class _ConnectionsBase:
             "updated_at": now,
         }
         self._core.store.insert_connection(row)
-        conn = Connection.from_row(store.row(row["id"]))
-        self._core.events.emit(
-            Event("connection.created", conn.id, conn.provider, {"external_id": external_id})
-        )
+        conn = Connection.from_row(store.row(str(row["id"])))
+        self._core.events.emit(Event("connection.created", conn.id, conn.provider, {"external_id": external_id}))
         return conn
 
     def _get(self, connection_id: str) -> Connection:
@@ -331,7 +344,8 @@ class _ConnectionsBase:
         provider = self._core.provider_for(conn.provider)
         call = Call(self._core, conn, provider, "health_check")
         yield from operation_flow(call, provider.health_check(call.ctx))
-        return (yield Blocking(lambda: self._get(connection_id)))
+        checked: Connection = yield Blocking(lambda: self._get(connection_id))
+        return checked
 
 
 class Connections(_ConnectionsBase):

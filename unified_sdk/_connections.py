@@ -177,9 +177,7 @@ class ConnectionStore:
     def row(self, connection_id: str) -> dict[str, Any]:
         row = self.store.get_connection(connection_id)
         if row is None:
-            raise ConnectionNotFoundError(
-                f"no connection with id {connection_id!r}", connection_id=connection_id
-            )
+            raise ConnectionNotFoundError(f"no connection with id {connection_id!r}", connection_id=connection_id)
         return row
 
     def record(self, connection_id: str) -> ConnectionRecord:
@@ -214,9 +212,7 @@ class ConnectionStore:
         last = self._healthy_written.get(connection_id, 0.0)
         return time.monotonic() - last > HEALTHY_WRITE_INTERVAL
 
-    def record_health(
-        self, connection_id: str, outcome: Outcome, message: str | None = None
-    ) -> Health | None:
+    def record_health(self, connection_id: str, outcome: Outcome, message: str | None = None) -> Health | None:
         """Apply a call's health signal; emit an event on a transition. Returns the new health."""
         signal = outcome.health
         if signal == HealthSignal.NEUTRAL:
@@ -228,9 +224,7 @@ class ConnectionStore:
             from unified_sdk._storage import connections as t
 
             row = c.execute(
-                select(t.c.provider, t.c.last_healthy_at, t.c.last_unhealthy_at).where(
-                    t.c.id == connection_id
-                )
+                select(t.c.provider, t.c.last_healthy_at, t.c.last_unhealthy_at).where(t.c.id == connection_id)
             ).first()
             if row is None:
                 return None

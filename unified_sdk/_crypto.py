@@ -20,9 +20,7 @@ class SecretBox:
 
     def __init__(self, keys: Sequence[str | bytes]) -> None:
         if not keys:
-            raise StorageError(
-                "no encryption key given", hint=f"pass Client(secret_key=...) or set {ENV_KEY}"
-            )
+            raise StorageError("no encryption key given", hint=f"pass Client(secret_key=...) or set {ENV_KEY}")
         try:
             self._fernet = MultiFernet([Fernet(k) for k in keys])
         except (ValueError, TypeError) as exc:

@@ -120,9 +120,7 @@ class EventBus:
             with self._lock:
                 if self._outbox is None:
                     self._outbox = queue.Queue()
-                    self._sender = threading.Thread(
-                        target=self._deliver_loop, name="unified-sdk-webhooks", daemon=True
-                    )
+                    self._sender = threading.Thread(target=self._deliver_loop, name="unified-sdk-webhooks", daemon=True)
                     self._sender.start()
         self._outbox.put(event)
 

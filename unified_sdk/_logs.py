@@ -113,9 +113,7 @@ def build_row(
         "attempt": attempt,
         "request_headers": redact_headers(request_headers, secrets),
         "request_body": body(request_body),
-        "response_headers": redact_headers(response_headers, secrets)
-        if response_headers is not None
-        else None,
+        "response_headers": redact_headers(response_headers, secrets) if response_headers is not None else None,
         "response_body": body(response_body),
         "error": redact_text(error, secrets) if error else None,
         "provider_request_id": provider_request_id,
@@ -147,9 +145,7 @@ class LogWriter:
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="unified-sdk-log-writer", daemon=True
-                    )
+                    self._thread = threading.Thread(target=self._run, name="unified-sdk-log-writer", daemon=True)
                     self._thread.start()
 
     def _run(self) -> None:

@@ -47,9 +47,7 @@ class Page(Generic[T]):
 class AsyncPage(Generic[T]):
     """One page of an async list. ``async for item in page`` fetches the following pages lazily."""
 
-    def __init__(
-        self, data: list[T], next_cursor: str | None, fetch: Callable[[str], Awaitable[AsyncPage[T]]]
-    ) -> None:
+    def __init__(self, data: list[T], next_cursor: str | None, fetch: Callable[[str], Awaitable[AsyncPage[T]]]) -> None:
         self.data = data
         self.next_cursor = next_cursor
         self._fetch = fetch

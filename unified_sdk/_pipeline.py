@@ -107,14 +107,10 @@ def build_http_request(call: Call, preq: ProviderRequest, credentials: Credentia
         headers.update(call.provider.auth_headers(credentials))
     if preq.headers:
         headers.update(preq.headers)
-    return httpx2.Request(
-        preq.method.upper(), url, params=preq.params, json=preq.json, data=preq.data, headers=headers
-    )
+    return httpx2.Request(preq.method.upper(), url, params=preq.params, json=preq.json, data=preq.data, headers=headers)
 
 
-def _error_from(
-    call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str, retryable: bool
-) -> UnifiedError:
+def _error_from(call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str, retryable: bool) -> UnifiedError:
     assert outcome.category is not None
     cls = error_class_for(outcome.category)
     where = preq.path.split("?", 1)[0]
@@ -134,9 +130,7 @@ def _error_from(
         provider=call.provider.name,
         connection_id=call.conn.id,
         provider_code=outcome.provider_code,
-        provider_message=redact_text(outcome.provider_message, call.conn.secrets)
-        if outcome.provider_message
-        else None,
+        provider_message=redact_text(outcome.provider_message, call.conn.secrets) if outcome.provider_message else None,
         retryable=retryable,
         log_id=log_id,
         request_id=outcome.request_id,
@@ -156,9 +150,7 @@ def _malformed(response: ProviderResponse) -> Outcome:
 
 
 def _expects_json(response: ProviderResponse) -> bool:
-    return bool(response.content) and (
-        "json" in response.content_type or response.content[:1] in (b"{", b"[")
-    )
+    return bool(response.content) and ("json" in response.content_type or response.content[:1] in (b"{", b"["))
 
 
 def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
@@ -175,11 +167,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
         preq.headers = {**(preq.headers or {}), provider.idempotency_header: "idem_" + _secrets.token_hex(16)}
         idempotent = True
 
-    if (
-        preq.authenticated
-        and _expiring(conn.credentials, core.refresh_skew)
-        and conn.credentials.refresh_token
-    ):
+    if preq.authenticated and _expiring(conn.credentials, core.refresh_skew) and conn.credentials.refresh_token:
         conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="expiring"))
 
     while True:
@@ -199,9 +187,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             outcome = provider.classify_transport_error(result)
             sent = bool(outcome.details.get("sent", True))
         else:
-            response = ProviderResponse(
-                result.status_code, result.headers, result.content, preq, duration / 1000
-            )
+            response = ProviderResponse(result.status_code, result.headers, result.content, preq, duration / 1000)
             outcome = provider.classify(response)
             if outcome.ok and _expects_json(response) and response.json_or_none() is None:
                 outcome = _malformed(response)
@@ -217,9 +203,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             operation=call.operation,
             provider_defaults=provider.response_actions,
         )
-        action, delay = _next_step(
-            call, decision, outcome, attempt, retries, refreshed, idempotent or not sent
-        )
+        action, delay = _next_step(call, decision, outcome, attempt, retries, refreshed, idempotent or not sent)
         core.log(
             log_id=log_id,
             call=call,
@@ -281,9 +265,7 @@ def _next_step(
     if action == ResponseAction.FAIL:
         return "fail", 0.0
     if action == ResponseAction.REFRESH_AND_RETRY:
-        can_refresh = call.conn.credentials.type == AuthType.OAUTH2 and bool(
-            call.conn.credentials.refresh_token
-        )
+        can_refresh = call.conn.credentials.type == AuthType.OAUTH2 and bool(call.conn.credentials.refresh_token)
         return ("refresh", 0.0) if (not refreshed and can_refresh) else ("fail", 0.0)
     if retries >= rule.max_retries or not (safe_to_repeat or rule.retry_non_idempotent):
         return "fail", 0.0
@@ -311,9 +293,7 @@ def _expiring(credentials: Credentials, skew: float) -> bool:
     return credentials.expires_at - timedelta(seconds=skew) <= datetime.now(UTC)
 
 
-def operation_flow(
-    call: Call, adapter_flow: Generator[ProviderRequest, ProviderResponse, T]
-) -> Flow[T | None]:
+def operation_flow(call: Call, adapter_flow: Generator[ProviderRequest, ProviderResponse, T]) -> Flow[T | None]:
     """Drive an adapter's operation: each request it yields goes through :func:`send_flow`."""
     try:
         preq = next(adapter_flow)

@@ -56,9 +56,7 @@ def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
         netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
     query = parts.query
     if query:
-        pairs = [
-            (k, REDACTED if is_secret_name(k) else v) for k, v in parse_qsl(query, keep_blank_values=True)
-        ]
+        pairs = [(k, REDACTED if is_secret_name(k) else v) for k, v in parse_qsl(query, keep_blank_values=True)]
         query = urlencode(pairs, safe="[]")
     return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), secrets)
 

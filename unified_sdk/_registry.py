@@ -91,8 +91,8 @@ class ProviderRegistry:
             failure.append(exc)
             plugin = None
         if plugin is None or failure:
-            exc = failure[0] if failure else RuntimeError("no plugin class")
-            return self._fail(name, f"{type(exc).__name__}: {exc}", exc)
+            cause = failure[0] if failure else RuntimeError("no plugin class")
+            return self._fail(name, f"{type(cause).__name__}: {cause}", cause)
         return self._instantiate(name, plugin)
 
     def _instantiate(self, name: str, plugin: Any) -> Provider:

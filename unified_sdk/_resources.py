@@ -43,15 +43,18 @@ class ResourceFlows(Generic[M]):
         return result if result is not None else ListResult([], None)
 
     def get(self, connection_id: str, id: str) -> Flow[M | None]:
-        return (yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id)))
+        found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id))
+        return found
 
     def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
         fields = self._validate(data)
-        return (yield from self._run(connection_id, "create", lambda a, c: a.create(c.ctx, fields)))
+        created: M | None = yield from self._run(connection_id, "create", lambda a, c: a.create(c.ctx, fields))
+        return created
 
     def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
         fields = self._validate(data)
-        return (yield from self._run(connection_id, "update", lambda a, c: a.update(c.ctx, id, fields)))
+        updated: M | None = yield from self._run(connection_id, "update", lambda a, c: a.update(c.ctx, id, fields))
+        return updated
 
     def delete(self, connection_id: str, id: str) -> Flow[None]:
         yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id))
@@ -79,9 +82,7 @@ def _query(
     fields: Sequence[str] | None,
     filters: Mapping[str, Any],
 ) -> ListQuery:
-    return ListQuery(
-        limit=limit, cursor=cursor, updated_after=updated_after, fields=fields, filters=dict(filters)
-    )
+    return ListQuery(limit=limit, cursor=cursor, updated_after=updated_after, fields=fields, filters=dict(filters))
 
 
 class CrmObjects(Generic[M]):
@@ -187,12 +188,8 @@ class Crm:
         core = client._core
         self.deals: CrmObjects[Deal] = CrmObjects(client, ResourceFlows(core, "crm.deals", Deal))
         self.contacts: CrmObjects[Contact] = CrmObjects(client, ResourceFlows(core, "crm.contacts", Contact))
-        self.companies: CrmObjects[Company] = CrmObjects(
-            client, ResourceFlows(core, "crm.companies", Company)
-        )
-        self.pipelines: CrmObjects[Pipeline] = CrmObjects(
-            client, ResourceFlows(core, "crm.pipelines", Pipeline)
-        )
+        self.companies: CrmObjects[Company] = CrmObjects(client, ResourceFlows(core, "crm.companies", Company))
+        self.pipelines: CrmObjects[Pipeline] = CrmObjects(client, ResourceFlows(core, "crm.pipelines", Pipeline))
         self.users: CrmObjects[User] = CrmObjects(client, ResourceFlows(core, "crm.users", User))
 
 
@@ -202,9 +199,7 @@ class AsyncCrm:
     def __init__(self, client: AsyncClient) -> None:
         core = client._core
         self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(client, ResourceFlows(core, "crm.deals", Deal))
-        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(
-            client, ResourceFlows(core, "crm.contacts", Contact)
-        )
+        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(client, ResourceFlows(core, "crm.contacts", Contact))
         self.companies: AsyncCrmObjects[Company] = AsyncCrmObjects(
             client, ResourceFlows(core, "crm.companies", Company)
         )

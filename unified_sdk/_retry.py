@@ -43,7 +43,7 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rand: fl
 
     ``rand`` pins the jitter in tests (0..1); otherwise it is random.
     """
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    ceiling = min(cap, base * float(2 ** max(attempt - 1, 0)))
     r = random.random() if rand is None else rand
     return ceiling * r
 

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from unified_sdk._dburl import sqlite_path
 from unified_sdk.errors import StorageError
 
 metadata = sa.MetaData()
@@ -94,20 +94,6 @@ call_logs = sa.Table(
 )
 
 
-def default_sqlite_path() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("unified-sdk", appauthor=False)) / "unified_sdk.db"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file behind a SQLite URL, ``None`` for other databases or in-memory SQLite."""
-    parsed = sa.engine.make_url(url)
-    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
-
-
 class Store:
     """The database. The engine is created on first use, so importing and
     constructing a client stays cheap."""
@@ -129,7 +115,7 @@ class Store:
             path = sqlite_path(self.url)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            is_sqlite = self.url.startswith("sqlite")
+            is_sqlite = self.url.startswith("sqlite")  # also sqlite+driver://
             kwargs: dict[str, Any] = {}
             if is_sqlite:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -173,14 +159,10 @@ class Store:
 
     def get_connection(self, connection_id: str) -> dict[str, Any] | None:
         with self.begin() as c:
-            found = (
-                c.execute(sa.select(connections).where(connections.c.id == connection_id)).mappings().first()
-            )
+            found = c.execute(sa.select(connections).where(connections.c.id == connection_id)).mappings().first()
         return dict(found) if found else None
 
-    def list_connections(
-        self, *, provider: str | None = None, external_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    def list_connections(self, *, provider: str | None = None, external_id: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(connections).order_by(connections.c.created_at)
         if provider:
             query = query.where(connections.c.provider == provider)
@@ -192,9 +174,7 @@ class Store:
     def update_connection(self, connection_id: str, values: Mapping[str, Any]) -> None:
         with self.begin() as c:
             c.execute(
-                connections.update()
-                .where(connections.c.id == connection_id)
-                .values(**values, updated_at=time.time())
+                connections.update().where(connections.c.id == connection_id).values(**values, updated_at=time.time())
             )
 
     def delete_connection(self, connection_id: str) -> bool:
@@ -220,11 +200,7 @@ class Store:
 
     def get_integration(self, provider: str) -> dict[str, Any] | None:
         with self.begin() as c:
-            found = (
-                c.execute(sa.select(integrations).where(integrations.c.provider == provider))
-                .mappings()
-                .first()
-            )
+            found = c.execute(sa.select(integrations).where(integrations.c.provider == provider)).mappings().first()
         return dict(found) if found else None
 
     # -- call logs ------------------------------------------------------------------
@@ -243,9 +219,7 @@ class Store:
         since: float | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        query = (
-            sa.select(call_logs).order_by(call_logs.c.created_at.desc(), call_logs.c.id.desc()).limit(limit)
-        )
+        query = sa.select(call_logs).order_by(call_logs.c.created_at.desc(), call_logs.c.id.desc()).limit(limit)
         if connection_id:
             query = query.where(call_logs.c.connection_id == connection_id)
         if status_min is not None:

@@ -45,11 +45,7 @@ class Throttle:
                 budget.remaining = budget.limit
                 budget.reset_at = None
                 return 0.0
-            if (
-                budget.remaining is not None
-                and budget.remaining <= self.reserve
-                and budget.reset_at is not None
-            ):
+            if budget.remaining is not None and budget.remaining <= self.reserve and budget.reset_at is not None:
                 return min(budget.reset_at - now, self.max_wait)
             if budget.remaining is not None:
                 budget.remaining -= 1

@@ -20,14 +20,8 @@ class ToyServer(LocalServer):
         self.hits: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def _count(self, request: Request) -> None:
-        with self._lock:
-            key = f"{request.method} {request.url.path}"
-            self.hits[key] = self.hits.get(key, 0) + 1
-
     def build_app(self) -> Any:
         async def items(request: Request) -> JSONResponse:
-            self._count(request)
             if request.method == "POST":
                 body = await request.json()
                 item = {"key": len(self.items), "label": body.get("label")}
@@ -44,4 +38,13 @@ class ToyServer(LocalServer):
         def error_body(status: int, fault: Any) -> tuple[Any, dict[str, str]]:
             return {"error": f"toy error {status}"}, {}
 
-        return self.faults.middleware(app, error_body)
+        inner = self.faults.middleware(app, error_body)
+
+        async def counted(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                with self._lock:
+                    key = f"{scope['method']} {scope['path']}"
+                    self.hits[key] = self.hits.get(key, 0) + 1
+            await inner(scope, receive, send)
+
+        return counted
