@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import threading
 import time
@@ -33,7 +34,6 @@ from unified_sdk._registry import ProviderRegistry
 from unified_sdk._scopes import UNIFIED_SCOPES, scope_for
 from unified_sdk._throttle import Throttle
 from unified_sdk.errors import (
-    AuthenticationError,
     ConfigurationError,
     NotSupportedError,
     PermissionDeniedError,
@@ -42,10 +42,13 @@ from unified_sdk.provider import Provider, ProviderResponse, ScopeMapping
 
 if TYPE_CHECKING:
     from unified_sdk._crypto import SecretBox
+    from unified_sdk._oauth import AuthorizationRequest, Integration, OAuthManager
     from unified_sdk._resources import AsyncCrm, Crm
     from unified_sdk._storage import Store
 
 T = TypeVar("T")
+
+logger = logging.getLogger("unified_sdk")
 
 ENV_DATABASE_URL = "UNIFIED_SDK_DATABASE_URL"
 DEFAULT_TIMEOUT = 30.0
@@ -175,13 +178,15 @@ class _Core:
             details={"missing_scopes": [needed]},
         )
 
+    @cached_property
+    def oauth(self) -> OAuthManager:
+        from unified_sdk._oauth import OAuthManager
+
+        return OAuthManager(self)
+
     def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord:
-        """Refresh OAuth credentials (single-flight). Replaced by the OAuth module."""
-        raise AuthenticationError(
-            f"connection {conn.id} cannot refresh its credentials",
-            provider=conn.provider,
-            connection_id=conn.id,
-        )
+        """Refresh OAuth credentials, single-flight across threads, tasks and processes."""
+        return self.oauth.refresh(conn, reason=reason)
 
     def log(
         self,
@@ -334,6 +339,11 @@ class _ConnectionsBase:
 
     def _delete(self, connection_id: str) -> None:
         row = self._core.connections_store.row(connection_id)
+        if row["auth_type"] == "oauth2":
+            # Revoke where the provider can; delete even when revocation fails (it is in the call logs).
+            revoked = self._core.oauth.revoke(connection_id)
+            if not revoked:
+                logger.warning("could not revoke the tokens of connection %s at the provider", connection_id)
         self._core.store.delete_connection(connection_id)
         self._core.events.emit(Event("connection.deleted", connection_id, row["provider"], {}))
 
@@ -547,6 +557,93 @@ class AsyncPassthrough:
         return await self._client._run(flow)
 
 
+class Integrations:
+    """``client.integrations``: the app's OAuth client registration per provider."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def configure(
+        self,
+        provider: str,
+        *,
+        client_id: str,
+        client_secret: str | None = None,
+        redirect_uri: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> Integration:
+        """Register (or replace) the OAuth client for ``provider``; the secret is stored encrypted.
+
+        ``config`` overrides endpoints (``authorize_url``, ``token_url``, ``revoke_url``,
+        ``introspect_url``) and ``base_url``; connections made through it inherit it.
+        """
+        return self._core.oauth.configure(
+            provider, client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, config=config
+        )
+
+
+class Auth:
+    """``client.auth``: OAuth authorization URLs with unified scopes, and callback completion."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def authorization_url(
+        self,
+        provider: str,
+        *,
+        scopes: Sequence[str],
+        external_id: str | None = None,
+        connection_id: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> AuthorizationRequest:
+        """Build the provider's authorization URL for unified ``scopes`` (state and PKCE stored).
+
+        With ``connection_id``, re-authorizes that connection in place, asking for
+        what it was granted plus ``scopes``.
+        """
+        return self._core.oauth.authorization_url(
+            provider, scopes=scopes, external_id=external_id, connection_id=connection_id, redirect_uri=redirect_uri
+        )
+
+    def complete(
+        self, callback_url: str | None = None, *, code: str | None = None, state: str | None = None
+    ) -> Connection:
+        """Finish the flow from the callback: exchange the code, check the connection, store it.
+
+        Raises :class:`~unified_sdk.errors.AuthorizationError` for a refused, unknown,
+        expired or reused callback, without calling the token endpoint.
+        """
+        return self._core.oauth.complete(callback_url, code=code, state=state)
+
+
+class AsyncAuth:
+    """The async twin of :class:`Auth` (the blocking flow runs in a worker thread)."""
+
+    def __init__(self, core: _Core) -> None:
+        self._sync = Auth(core)
+
+    async def authorization_url(
+        self,
+        provider: str,
+        *,
+        scopes: Sequence[str],
+        external_id: str | None = None,
+        connection_id: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> AuthorizationRequest:
+        return await _thread(
+            lambda: self._sync.authorization_url(
+                provider, scopes=scopes, external_id=external_id, connection_id=connection_id, redirect_uri=redirect_uri
+            )
+        )
+
+    async def complete(
+        self, callback_url: str | None = None, *, code: str | None = None, state: str | None = None
+    ) -> Connection:
+        return await _thread(lambda: self._sync.complete(callback_url, code=code, state=state))
+
+
 class _BaseClient:
     def __init__(
         self,
@@ -572,6 +669,7 @@ class _BaseClient:
         )
         self.providers = Providers(self._core)
         self.logs = Logs(self._core)
+        self.integrations = Integrations(self._core)
 
     @property
     def actions(self) -> ActionPolicy:
@@ -613,6 +711,7 @@ class Client(_BaseClient):
         self._http_given = http_client
         self.connections = Connections(self)
         self.passthrough = Passthrough(self)
+        self.auth = Auth(self._core)
 
     @cached_property
     def _http(self) -> httpx2.Client:
@@ -659,6 +758,7 @@ class AsyncClient(_BaseClient):
         self._http_given = http_client
         self.connections = AsyncConnections(self)
         self.passthrough = AsyncPassthrough(self)
+        self.auth = AsyncAuth(self._core)
 
     @cached_property
     def _http(self) -> httpx2.AsyncClient:

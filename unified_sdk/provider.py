@@ -142,8 +142,7 @@ class ProviderResponse:
         ok, value = self._parsed
         if not ok:
             raise MalformedBodyError(
-                f"expected a JSON body, got {self.content_type or 'no content type'} "
-                f"({len(self.content)} bytes)"
+                f"expected a JSON body, got {self.content_type or 'no content type'} ({len(self.content)} bytes)"
             )
         return value
 
@@ -379,6 +378,61 @@ class Provider(ABC):
             provider_message=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
             details={"sent": not isinstance(error, httpx2.ConnectError)},
         )
+
+    def classify_token_error(self, response: ProviderResponse) -> Outcome:
+        """Translate a failed token-endpoint response (RFC 6749 section 5.2 by default).
+
+        ``invalid_grant`` means the refresh token or code is dead: re-authorize.
+        Plugins whose token errors differ (e.g. HubSpot ``BAD_REFRESH_TOKEN``) override it.
+        """
+        body = response.json_or_none()
+        body = body if isinstance(body, dict) else {}
+        error = body.get("error")
+        description = body.get("error_description") or body.get("message")
+        hints = {
+            "invalid_grant": "the grant was revoked or expired: re-authorize the connection",
+            "invalid_client": "check the integration's client_id and client_secret",
+            "unauthorized_client": "the OAuth app is not allowed this grant type; check its settings",
+            "invalid_scope": "ask only for scopes the app is configured for",
+        }
+        if response.status >= 500:
+            return Outcome.failure(
+                Category.PROVIDER_ERROR,
+                status=response.status,
+                provider_code=str(error) if error else None,
+                provider_message=str(description) if description else None,
+                hint="the provider's token endpoint failed; retry later",
+            )
+        return Outcome.failure(
+            Category.AUTHENTICATION,
+            status=response.status,
+            provider_code=str(error) if error else None,
+            provider_message=str(description) if description else None,
+            hint=hints.get(str(error), "re-authorize the connection"),
+        )
+
+    def introspection_request(
+        self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
+    ) -> httpx2.Request:
+        """The token-introspection request (RFC 7662 by default) used to learn granted scopes."""
+        import httpx2
+
+        data = {"token": credentials.access_token or "", "token_type_hint": "access_token"}
+        auth = httpx2.BasicAuth(client_id, client_secret or "")
+        request = httpx2.Request("POST", url, data=data)
+        return next(auth.auth_flow(request))
+
+    def parse_introspection(self, response: ProviderResponse) -> list[str] | None:
+        """Provider scopes from an introspection response (``scope`` string or ``scopes`` list)."""
+        body = response.json_or_none()
+        if not isinstance(body, dict):
+            return None
+        if isinstance(body.get("scopes"), list):
+            return [str(s) for s in body["scopes"]]
+        scope = body.get("scope")
+        if isinstance(scope, str):
+            return scope.split()
+        return None
 
     def parse_rate_limit(self, headers: Mapping[str, str]) -> RateLimit | None:
         """Read the remaining budget from headers; ``None`` when the provider sends none."""

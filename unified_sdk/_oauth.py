@@ -1,0 +1,746 @@
+"""OAuth 2 connections: integrations, authorization URLs with unified scopes,
+callback completion, single-flight refresh and revocation.
+
+authlib speaks the protocol (authorization URL, PKCE, code exchange, refresh,
+revocation); this module owns scope mapping, state, storage, health and the
+single-flight lease. It is blocking by design: the async client runs it in a
+worker thread, so threads, asyncio tasks and processes all meet at one arbiter
+(a lease in the connection's row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx2
+
+from unified_sdk._connections import (
+    Connection,
+    ConnectionRecord,
+    load_credentials,
+    new_connection_id,
+)
+from unified_sdk._events import Event
+from unified_sdk._outcome import Category, HealthSignal, Outcome
+from unified_sdk._pipeline import Call, new_log_id, operation_flow
+from unified_sdk._redact import redact_text
+from unified_sdk._scopes import UNIFIED_SCOPES
+from unified_sdk.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConfigurationError,
+    UnifiedError,
+)
+from unified_sdk.provider import AuthType, Credentials, OAuth2Spec, Provider, ProviderResponse
+
+if TYPE_CHECKING:
+    from unified_sdk._client import _Core
+
+STATE_TTL = 600.0
+LEASE_SECONDS = 30.0
+REFRESH_COOLDOWN = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """An authorization URL to send the user to, and what it asks for."""
+
+    url: str
+    state: str
+    provider: str
+    scopes: list[str]
+    """The unified scopes asked for."""
+    provider_scopes: list[str]
+    """The provider scopes in the URL (required first, then optional)."""
+    optional_provider_scopes: list[str]
+    expires_at: datetime
+
+    def __repr__(self) -> str:  # the state is a bearer secret until used
+        return (
+            f"AuthorizationRequest(provider={self.provider!r}, scopes={self.scopes!r}, expires_at={self.expires_at!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """An app's OAuth client registration with one provider (the secret is never shown)."""
+
+    provider: str
+    client_id: str
+    redirect_uri: str | None
+    config: Mapping[str, Any]
+
+
+def map_scopes(provider: Provider, scopes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Unified scopes → ``(required, optional)`` provider scopes, in a stable order.
+
+    Raises :class:`ConfigurationError` naming the supported scopes for any
+    unknown scope or one the provider cannot grant.
+    """
+    unknown = [s for s in scopes if s not in UNIFIED_SCOPES]
+    unsupported = [s for s in scopes if s in UNIFIED_SCOPES and s not in provider.scopes]
+    if unknown or unsupported:
+        parts = []
+        if unknown:
+            parts.append(f"unknown unified scopes {unknown}")
+        if unsupported:
+            parts.append(f"{provider.name} cannot grant {unsupported}")
+        raise ConfigurationError(
+            "; ".join(parts),
+            provider=provider.name,
+            hint=f"{provider.name} supports: {', '.join(sorted(provider.scopes))}",
+        )
+    required: list[str] = []
+    optional: list[str] = []
+    oauth = provider.oauth
+    for scope in oauth.always_scopes if oauth else ():
+        if scope not in required:
+            required.append(scope)
+    for scope in scopes:
+        mapping = provider.scopes[scope]
+        required += [s for s in mapping.required if s not in required]
+    for scope in scopes:
+        optional += [s for s in provider.scopes[scope].optional if s not in required and s not in optional]
+    return required, optional
+
+
+def granted_unified_scopes(provider: Provider, requested: Sequence[str], granted: Sequence[str]) -> list[str]:
+    """The requested unified scopes whose required provider scopes were all granted."""
+    have = set(granted)
+    return [s for s in requested if s in provider.scopes and set(provider.scopes[s].required) <= have]
+
+
+def _hash_state(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+class OAuthManager:
+    """The blocking OAuth machinery shared by ``Client.auth`` and ``AsyncClient.auth``."""
+
+    def __init__(self, core: _Core) -> None:
+        self.core = core
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self.state_ttl = STATE_TTL
+        self.cooldown = REFRESH_COOLDOWN
+        self.lease_seconds = LEASE_SECONDS
+
+    # -- integrations ------------------------------------------------------------
+    def configure(
+        self,
+        provider: str,
+        *,
+        client_id: str,
+        client_secret: str | None = None,
+        redirect_uri: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> Integration:
+        plugin = self.core.provider_for(provider)
+        if plugin.oauth is None or AuthType.OAUTH2 not in plugin.auth_types:
+            raise ConfigurationError(f"{plugin.name} does not support OAuth 2", provider=plugin.name)
+        box = self.core.connections_store.box
+        self.core.store.upsert_integration(
+            {
+                "provider": plugin.name,
+                "client_id": client_id,
+                "client_secret": box.encrypt(client_secret) if client_secret else None,
+                "redirect_uri": redirect_uri,
+                "config": dict(config or {}),
+            }
+        )
+        return Integration(plugin.name, client_id, redirect_uri, dict(config or {}))
+
+    def _integration(self, provider: Provider) -> tuple[Integration, str | None]:
+        row = self.core.store.get_integration(provider.name)
+        if row is None:
+            raise ConfigurationError(
+                f"no OAuth integration is configured for {provider.name}",
+                provider=provider.name,
+                hint=f'call client.integrations.configure("{provider.name}", client_id=..., client_secret=...)',
+            )
+        secret = self.core.connections_store.box.decrypt(row["client_secret"]) if row["client_secret"] else None
+        return Integration(row["provider"], row["client_id"], row["redirect_uri"], row["config"] or {}), secret
+
+    @staticmethod
+    def _endpoint(spec: OAuth2Spec, name: str, *configs: Mapping[str, Any]) -> str | None:
+        for config in configs:
+            if config.get(name):
+                return str(config[name])
+        value = getattr(spec, name)
+        return str(value) if value else None
+
+    def _oauth_client(self, provider: Provider, integration: Integration, secret: str | None, log: Any) -> Any:
+        from authlib.integrations.httpx_client import OAuth2Client
+
+        assert provider.oauth is not None
+        return OAuth2Client(
+            client_id=integration.client_id,
+            client_secret=secret,
+            token_endpoint_auth_method=provider.oauth.token_endpoint_auth_method,
+            redirect_uri=integration.redirect_uri,
+            code_challenge_method="S256" if provider.oauth.pkce else None,
+            timeout=self.core.timeout,
+            event_hooks={"response": [log]},
+        )
+
+    # -- authorization URL ----------------------------------------------------------
+    def authorization_url(
+        self,
+        provider: str,
+        *,
+        scopes: Sequence[str],
+        external_id: str | None = None,
+        connection_id: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> AuthorizationRequest:
+        plugin = self.core.provider_for(provider)
+        if plugin.oauth is None:
+            raise ConfigurationError(f"{plugin.name} does not support OAuth 2", provider=plugin.name)
+        wanted = list(dict.fromkeys(scopes))
+        if connection_id is not None:
+            existing = self.core.connections_store.row(connection_id)
+            if existing["provider"] != plugin.name:
+                raise ConfigurationError(
+                    f"connection {connection_id} belongs to {existing['provider']}, not {plugin.name}"
+                )
+            # Re-authorization keeps what was granted and adds what is asked for.
+            wanted = list(dict.fromkeys([*(existing["scopes"] or []), *wanted]))
+            external_id = external_id or existing["external_id"]
+        required, optional = map_scopes(plugin, wanted)
+        integration, _secret = self._integration(plugin)
+        redirect = redirect_uri or integration.redirect_uri
+        if not redirect:
+            raise ConfigurationError(
+                f"no redirect_uri for {plugin.name}", hint="pass redirect_uri= here or to integrations.configure"
+            )
+        state = secrets.token_urlsafe(32)
+        verifier = secrets.token_urlsafe(64)[:96] if plugin.oauth.pkce else None
+        spec = plugin.oauth
+        authorize_url = self._endpoint(spec, "authorize_url", integration.config)
+        assert authorize_url is not None
+        params: dict[str, str] = dict(spec.extra_authorize_params)
+        if spec.optional_scope_param:
+            scope_value = spec.scope_separator.join(required)
+            if optional:
+                params[spec.optional_scope_param] = spec.scope_separator.join(optional)
+        else:
+            scope_value = spec.scope_separator.join(required + optional)
+        from authlib.integrations.httpx_client import OAuth2Client
+
+        with OAuth2Client(
+            client_id=integration.client_id,
+            redirect_uri=redirect,
+            code_challenge_method="S256" if spec.pkce else None,
+        ) as oauth:
+            url, _ = oauth.create_authorization_url(
+                authorize_url, state=state, code_verifier=verifier, scope=scope_value, **params
+            )
+        now = time.time()
+        payload = {
+            "verifier": verifier,
+            "redirect_uri": redirect,
+            "scopes": wanted,
+            "provider_scopes": required + optional,
+            "external_id": external_id,
+            "connection_id": connection_id,
+        }
+        with self.core.store.begin() as c:
+            from unified_sdk._storage import oauth_states
+
+            c.execute(oauth_states.delete().where(oauth_states.c.expires_at < now - 86400))
+            c.execute(
+                oauth_states.insert().values(
+                    state_hash=_hash_state(state),
+                    provider=plugin.name,
+                    payload=self.core.connections_store.box.encrypt(payload),
+                    expires_at=now + self.state_ttl,
+                    created_at=now,
+                )
+            )
+        return AuthorizationRequest(
+            url=url,
+            state=state,
+            provider=plugin.name,
+            scopes=wanted,
+            provider_scopes=required + optional,
+            optional_provider_scopes=optional,
+            expires_at=datetime.fromtimestamp(now + self.state_ttl, UTC),
+        )
+
+    # -- callback -------------------------------------------------------------------
+    def complete(
+        self, callback_url: str | None = None, *, code: str | None = None, state: str | None = None
+    ) -> Connection:
+        params: dict[str, str] = {}
+        if callback_url is not None:
+            params = dict(parse_qsl(urlsplit(callback_url).query, keep_blank_values=True))
+        if code is not None:
+            params["code"] = code
+        if state is not None:
+            params["state"] = state
+        if params.get("error"):
+            raise AuthorizationError(
+                f"the provider refused the authorization: {params['error']}"
+                + (f" ({params['error_description']})" if params.get("error_description") else ""),
+                provider_code=params["error"],
+                provider_message=params.get("error_description"),
+                hint="the user declined or the provider refused; start again with a new authorization URL"
+                if params["error"] == "access_denied"
+                else None,
+            )
+        if not params.get("state"):
+            raise AuthorizationError("the callback has no state", hint="pass the full callback URL")
+        pending, provider_name = self._take_state(params["state"])
+        if not params.get("code"):
+            raise AuthorizationError("the callback has no authorization code", provider=provider_name)
+        plugin = self.core.provider_for(provider_name)
+        return self._exchange(plugin, params["code"], pending)
+
+    def _take_state(self, state: str) -> tuple[dict[str, Any], str]:
+        """Claim a stored state once; unknown, expired and reused states are refused."""
+        from sqlalchemy import select
+
+        from unified_sdk._storage import oauth_states as t
+
+        now = time.time()
+        key = _hash_state(state)
+        with self.core.store.begin() as c:
+            row = c.execute(select(t).where(t.c.state_hash == key)).mappings().first()
+            if row is None:
+                raise AuthorizationError(
+                    "unknown OAuth state", hint="the callback does not match an authorization URL built here"
+                )
+            if row["used_at"] is not None:
+                raise AuthorizationError(
+                    "this OAuth state was already used", provider=row["provider"], hint="start again"
+                )
+            if row["expires_at"] < now:
+                raise AuthorizationError(
+                    "the OAuth state expired", provider=row["provider"], hint="start again; states last 10 minutes"
+                )
+            claimed = c.execute(
+                t.update().where(t.c.state_hash == key, t.c.used_at.is_(None)).values(used_at=now)
+            ).rowcount
+            if claimed != 1:
+                raise AuthorizationError("this OAuth state was already used", provider=row["provider"])
+        return self.core.connections_store.box.decrypt(row["payload"]), row["provider"]
+
+    def _token_logger(self, provider: Provider, connection_id: str | None, operation: str, secrets_: list[str]) -> Any:
+        core = self.core
+
+        def log(response: httpx2.Response) -> None:
+            response.read()
+            request = response.request
+            core.logs.submit(
+                log_id=new_log_id(),
+                connection_id=connection_id,
+                provider=provider.name,
+                operation=operation,
+                method=request.method,
+                url=str(request.url),
+                request_headers=request.headers.multi_items(),
+                request_body=request.content,
+                status=response.status_code,
+                response_headers=response.headers.multi_items(),
+                response_body=response.content,
+                duration_ms=response.elapsed.total_seconds() * 1000 if response.is_closed else 0.0,
+                category=None if response.status_code < 400 else Category.AUTHENTICATION.value,
+                action=None,
+                action_reason=None,
+                attempt=1,
+                error=None,
+                provider_request_id=None,
+                created_at=time.time(),
+                secrets=[*secrets_, *_token_values(response)],
+            )
+
+        return log
+
+    def _token_error(
+        self, provider: Provider, exc: Exception, connection_id: str | None, secrets_: Sequence[str]
+    ) -> AuthenticationError:
+        response = getattr(exc, "response", None)
+        if isinstance(response, httpx2.Response):
+            outcome = provider.classify_token_error(
+                ProviderResponse(response.status_code, response.headers, response.content)
+            )
+        elif isinstance(exc, httpx2.TransportError):
+            outcome = provider.classify_transport_error(exc)
+        else:
+            error = getattr(exc, "error", None) or type(exc).__name__
+            description = getattr(exc, "description", None) or str(exc)
+            outcome = provider.classify_token_error(
+                ProviderResponse(
+                    400, {"content-type": "application/json"}, _json({"error": error, "error_description": description})
+                )
+            )
+        message = redact_text(
+            f"{provider.name} token request failed ({outcome.provider_code or 'error'}): "
+            f"{outcome.provider_message or ''}".rstrip(": "),
+            secrets_,
+        )
+        cls = AuthenticationError
+        return cls(
+            message,
+            category=outcome.category or Category.AUTHENTICATION,
+            status=outcome.status,
+            provider=provider.name,
+            connection_id=connection_id,
+            provider_code=outcome.provider_code,
+            provider_message=redact_text(outcome.provider_message or "", secrets_) or None,
+            hint=outcome.hint,
+        )
+
+    def _exchange(self, plugin: Provider, code: str, pending: Mapping[str, Any]) -> Connection:
+        integration, secret = self._integration(plugin)
+        assert plugin.oauth is not None
+        connection_id = pending.get("connection_id") or new_connection_id()
+        secrets_ = [code, *([secret] if secret else []), *([pending["verifier"]] if pending.get("verifier") else [])]
+        token_url = self._endpoint(plugin.oauth, "token_url", integration.config)
+        assert token_url is not None
+        log = self._token_logger(plugin, connection_id, "oauth.code_exchange", secrets_)
+        try:
+            with self._oauth_client(plugin, integration, secret, log) as oauth:
+                oauth.redirect_uri = pending["redirect_uri"]
+                token = dict(
+                    oauth.fetch_token(
+                        token_url,
+                        grant_type="authorization_code",
+                        code=code,
+                        code_verifier=pending.get("verifier"),
+                    )
+                )
+        except UnifiedError:
+            raise
+        except Exception as exc:
+            raise self._token_error(plugin, exc, connection_id, secrets_) from None
+        if not token.get("access_token"):
+            raise self._token_error(plugin, _TokenBodyError(token), connection_id, secrets_)
+        credentials = credentials_from_token(plugin, token, previous=None)
+        config = {**integration.config}
+        base_url = plugin.base_url_from_token(token)
+        if base_url:
+            config["base_url"] = base_url
+        granted_provider = _scopes_in(token, plugin.oauth.scope_separator)
+        if granted_provider is None and plugin.oauth.introspect_url is not None:
+            granted_provider = self._introspect(plugin, integration, secret, credentials, connection_id)
+        if granted_provider is None:
+            granted_provider = list(pending["provider_scopes"])
+        unified = granted_unified_scopes(plugin, pending["scopes"], granted_provider)
+        record = ConnectionRecord(
+            id=connection_id,
+            provider=plugin.name,
+            config=config,
+            credentials=credentials,
+            credentials_version=0,
+            scopes=None,
+            health=self._current_health(connection_id),
+            secrets=[*credentials.secret_values(), *secrets_],
+        )
+        self._check(plugin, record)
+        return self._persist(plugin, record, pending, unified, granted_provider)
+
+    def _current_health(self, connection_id: str) -> Any:
+        from unified_sdk._health import Health, health_of
+
+        row = self.core.store.get_connection(connection_id)
+        return health_of(row["last_healthy_at"], row["last_unhealthy_at"]) if row else Health.NEW
+
+    def _introspect(
+        self,
+        plugin: Provider,
+        integration: Integration,
+        secret: str | None,
+        credentials: Credentials,
+        connection_id: str,
+    ) -> list[str] | None:
+        assert plugin.oauth is not None
+        url = self._endpoint(plugin.oauth, "introspect_url", integration.config)
+        if url is None:
+            return None
+        secrets_ = [*credentials.secret_values(), *([secret] if secret else [])]
+        log = self._token_logger(plugin, connection_id, "oauth.introspect", secrets_)
+        request = plugin.introspection_request(url, credentials, integration.client_id, secret)
+        with httpx2.Client(timeout=self.core.timeout, event_hooks={"response": [log]}) as http:
+            try:
+                response = http.send(request)
+            except httpx2.TransportError:
+                return None
+        if response.status_code >= 400:
+            return None
+        return plugin.parse_introspection(ProviderResponse(response.status_code, response.headers, response.content))
+
+    def _check(self, plugin: Provider, record: ConnectionRecord) -> None:
+        """Run the plugin's health check with the new credentials, before anything is stored."""
+        from unified_sdk._drivers import run_sync
+
+        call = Call(self.core, record, plugin, "health_check")
+        with httpx2.Client(timeout=self.core.timeout) as http:
+            run_sync(operation_flow(call, plugin.health_check(call.ctx)), http)
+
+    def _persist(
+        self,
+        plugin: Provider,
+        record: ConnectionRecord,
+        pending: Mapping[str, Any],
+        unified: list[str],
+        provider_scopes: list[str],
+    ) -> Connection:
+        store = self.core.connections_store
+        now = time.time()
+        existing = self.core.store.get_connection(record.id)
+        ciphertext = store.encrypt_credentials(record.credentials)
+        if existing is None:
+            self.core.store.insert_connection(
+                {
+                    "id": record.id,
+                    "provider": plugin.name,
+                    "external_id": pending.get("external_id"),
+                    "auth_type": AuthType.OAUTH2.value,
+                    "config": record.config,
+                    "credentials": ciphertext,
+                    "credentials_version": 1,
+                    "scopes": unified,
+                    "provider_scopes": provider_scopes,
+                    "last_healthy_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            event = "connection.created"
+        else:
+            self.core.store.update_connection(
+                record.id,
+                {
+                    "config": {**(existing["config"] or {}), **record.config},
+                    "credentials": ciphertext,
+                    "credentials_version": existing["credentials_version"] + 1,
+                    "scopes": unified,
+                    "provider_scopes": provider_scopes,
+                    "last_healthy_at": now,
+                    "refresh_failed_at": None,
+                    "external_id": pending.get("external_id") or existing["external_id"],
+                },
+            )
+            event = "connection.updated"
+        self.core.events.emit(Event(event, record.id, plugin.name, {"scopes": unified}))
+        return Connection.from_row(store.row(record.id))
+
+    # -- refresh --------------------------------------------------------------------
+    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord:
+        """Refresh ``conn``'s tokens once, however many callers ask at the same moment.
+
+        Callers holding stale credentials get the fresh ones another caller
+        stored. Across processes a lease in the row decides who refreshes.
+        """
+        store = self.core.connections_store
+        with self._locks_guard:
+            lock = self._locks[conn.id]
+        with lock:
+            while True:
+                row = store.row(conn.id)
+                if row["credentials_version"] != conn.credentials_version:
+                    return store.record(conn.id)  # someone else already refreshed
+                failed_at = row["refresh_failed_at"]
+                if failed_at is not None and time.time() - failed_at < self.cooldown:
+                    raise self._cooldown_error(row)
+                owner = secrets.token_hex(8)
+                if self._claim_lease(conn.id, row["credentials_version"], owner):
+                    break
+                time.sleep(0.05)  # another process holds the lease: wait, then re-read
+            try:
+                return self._do_refresh(conn, row, owner)
+            finally:
+                self._release_lease(conn.id, owner)
+
+    def _claim_lease(self, connection_id: str, version: int, owner: str) -> bool:
+        from unified_sdk._storage import connections as t
+
+        now = time.time()
+        with self.core.store.begin() as c:
+            claimed = c.execute(
+                t.update()
+                .where(
+                    t.c.id == connection_id,
+                    t.c.credentials_version == version,
+                    (t.c.refresh_lease_until.is_(None)) | (t.c.refresh_lease_until < now),
+                )
+                .values(refresh_lease_owner=owner, refresh_lease_until=now + self.lease_seconds)
+            ).rowcount
+        return bool(claimed == 1)
+
+    def _release_lease(self, connection_id: str, owner: str) -> None:
+        from unified_sdk._storage import connections as t
+
+        with self.core.store.begin() as c:
+            c.execute(
+                t.update()
+                .where(t.c.id == connection_id, t.c.refresh_lease_owner == owner)
+                .values(refresh_lease_owner=None, refresh_lease_until=None)
+            )
+
+    def _do_refresh(self, conn: ConnectionRecord, row: Mapping[str, Any], owner: str) -> ConnectionRecord:
+        from unified_sdk._storage import connections as t
+
+        store = self.core.connections_store
+        plugin = self.core.provider_for(conn.provider)
+        current = load_credentials(store.box.decrypt(row["credentials"]))
+        if plugin.oauth is None or not current.refresh_token:
+            raise AuthenticationError(
+                f"connection {conn.id} has no refresh token",
+                provider=plugin.name,
+                connection_id=conn.id,
+                hint="re-authorize the connection",
+            )
+        integration, secret = self._integration(plugin)
+        token_url = self._endpoint(plugin.oauth, "token_url", row["config"] or {}, integration.config)
+        assert token_url is not None
+        secrets_ = [*current.secret_values(), *([secret] if secret else [])]
+        log = self._token_logger(plugin, conn.id, "oauth.refresh", secrets_)
+        try:
+            with self._oauth_client(plugin, integration, secret, log) as oauth:
+                token = dict(oauth.refresh_token(token_url, refresh_token=current.refresh_token))
+            if not token.get("access_token"):
+                raise _TokenBodyError(token)
+        except Exception as exc:
+            error = self._token_error(plugin, exc, conn.id, secrets_)
+            # Another process may have rotated the token while we were asking.
+            latest = store.row(conn.id)
+            if latest["credentials_version"] != row["credentials_version"]:
+                return store.record(conn.id)
+            if error.category == Category.AUTHENTICATION:
+                self.core.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
+                store.record_health(
+                    conn.id,
+                    Outcome.failure(
+                        Category.AUTHENTICATION,
+                        health=HealthSignal.UNHEALTHY,
+                        status=error.status,
+                        provider_code=error.provider_code,
+                    ),
+                    error.message,
+                )
+            raise error from None
+        credentials = credentials_from_token(plugin, token, previous=current)
+        values: dict[str, Any] = {
+            "credentials": store.encrypt_credentials(credentials),
+            "credentials_version": row["credentials_version"] + 1,
+            "refresh_failed_at": None,
+        }
+        base_url = plugin.base_url_from_token(token)
+        if base_url:
+            values["config"] = {**(row["config"] or {}), "base_url": base_url}
+        # Commit the rotated refresh token before the new access token is used.
+        with self.core.store.begin() as c:
+            c.execute(
+                t.update()
+                .where(t.c.id == conn.id, t.c.refresh_lease_owner == owner)
+                .values(**values, updated_at=time.time())
+            )
+        return store.record(conn.id)
+
+    def _cooldown_error(self, row: Mapping[str, Any]) -> AuthenticationError:
+        last = row["last_error"] or {}
+        return AuthenticationError(
+            f"refreshing connection {row['id']} failed recently: {last.get('message') or 'token refresh failed'}",
+            provider=row["provider"],
+            connection_id=row["id"],
+            provider_code=last.get("code"),
+            hint="re-authorize the connection (client.auth.authorization_url(..., connection_id=...))",
+            details={"cooldown": True},
+        )
+
+    # -- revocation -----------------------------------------------------------------
+    def revoke(self, connection_id: str) -> bool:
+        """Revoke a connection's tokens at the provider (RFC 7009); False when it could not."""
+        store = self.core.connections_store
+        row = store.row(connection_id)
+        plugin = self.core.provider_for(row["provider"])
+        if plugin.oauth is None or row["auth_type"] != AuthType.OAUTH2.value:
+            return False
+        try:
+            integration, secret = self._integration(plugin)
+        except ConfigurationError:
+            return False
+        url = self._endpoint(plugin.oauth, "revoke_url", row["config"] or {}, integration.config)
+        if url is None:
+            return False
+        creds = load_credentials(store.box.decrypt(row["credentials"]))
+        secrets_ = [*creds.secret_values(), *([secret] if secret else [])]
+        log = self._token_logger(plugin, connection_id, "oauth.revoke", secrets_)
+        ok = True
+        try:
+            with self._oauth_client(plugin, integration, secret, log) as oauth:
+                for token, hint in ((creds.refresh_token, "refresh_token"), (creds.access_token, "access_token")):
+                    if token:
+                        response = oauth.revoke_token(url, token=token, token_type_hint=hint)
+                        ok = ok and response.status_code < 400
+        except Exception:
+            return False
+        return ok
+
+
+class _TokenBodyError(Exception):
+    """A token response without an access token (a provider's own error shape)."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        super().__init__("the token response has no access_token")
+        self.response = httpx2.Response(400, json=dict(body))
+
+
+def _json(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+def _token_values(response: httpx2.Response) -> list[str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    return [str(body[k]) for k in ("access_token", "refresh_token", "id_token") if body.get(k)]
+
+
+def _scopes_in(token: Mapping[str, Any], separator: str) -> list[str] | None:
+    scope = token.get("scope")
+    if isinstance(scope, str) and scope.strip():
+        parts = scope.split(separator) if separator.strip() else scope.split()
+        return [s.strip() for s in parts if s.strip()]
+    if isinstance(scope, list):
+        return [str(s) for s in scope]
+    return None
+
+
+def credentials_from_token(provider: Provider, token: Mapping[str, Any], previous: Credentials | None) -> Credentials:
+    """Credentials from a token response; a missing refresh token keeps the previous one."""
+    expires_at = None
+    expires_in = token.get("expires_in")
+    if expires_in is None and provider.oauth is not None:
+        expires_in = provider.oauth.expires_in_default
+    if expires_in is not None:
+        try:
+            expires_at = datetime.fromtimestamp(time.time() + float(expires_in), UTC)
+        except (TypeError, ValueError):
+            expires_at = None
+    refresh = token.get("refresh_token") or (previous.refresh_token if previous else None)
+    keep = {k: v for k, v in token.items() if k not in ("access_token", "refresh_token", "id_token", "expires_at")}
+    return Credentials(
+        type=AuthType.OAUTH2,
+        access_token=str(token["access_token"]),
+        refresh_token=str(refresh) if refresh else None,
+        expires_at=expires_at,
+        token_type=token.get("token_type"),
+        extra=keep,
+    )
