@@ -167,7 +167,9 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
         preq.headers = {**(preq.headers or {}), provider.idempotency_header: "idem_" + _secrets.token_hex(16)}
         idempotent = True
 
-    if preq.authenticated and _expiring(conn.credentials, core.refresh_skew) and conn.credentials.refresh_token:
+    # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
+    refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
+    if preq.authenticated and refreshable and _expiring(conn.credentials, core.refresh_skew):
         conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="expiring"))
 
     while True:
@@ -265,7 +267,8 @@ def _next_step(
     if action == ResponseAction.FAIL:
         return "fail", 0.0
     if action == ResponseAction.REFRESH_AND_RETRY:
-        can_refresh = call.conn.credentials.type == AuthType.OAUTH2 and bool(call.conn.credentials.refresh_token)
+        creds = call.conn.credentials
+        can_refresh = creds.type == AuthType.OAUTH2 and bool(creds.refresh_token) and call.conn.credentials_version > 0
         return ("refresh", 0.0) if (not refreshed and can_refresh) else ("fail", 0.0)
     if retries >= rule.max_retries or not (safe_to_repeat or rule.retry_non_idempotent):
         return "fail", 0.0

@@ -6,9 +6,11 @@ from typing import Any
 
 from unified_sdk.models import Deal
 from unified_sdk.provider import (
+    AuthType,
     CrmObjectAdapter,
     ListQuery,
     ListResult,
+    OAuth2Spec,
     OperationContext,
     OperationFlow,
     Provider,
@@ -42,3 +44,20 @@ class ToyProvider(Provider):
 
     def health_check(self, ctx: OperationContext) -> OperationFlow[None]:
         yield ProviderRequest("GET", "/items", params={"n": 1})
+
+
+class OAuthToyProvider(ToyProvider):
+    """The toy API behind OAuth 2, with scopes mapped required and optional."""
+
+    name = "oauthtoy"
+    display_name = "OAuth Toy"
+    auth_types = frozenset({AuthType.OAUTH2})
+    oauth = OAuth2Spec(
+        authorize_url="https://toy.invalid/oauth/authorize",
+        token_url="https://toy.invalid/oauth/token",
+        revoke_url="https://toy.invalid/oauth/revoke",
+    )
+    scopes = {
+        "crm_deal_read": ScopeMapping(required=("items:read",), optional=("profile",)),
+        "crm_deal_write": ScopeMapping(required=("items:write",)),
+    }
