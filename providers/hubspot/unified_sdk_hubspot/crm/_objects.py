@@ -1,0 +1,228 @@
+"""The shared CRM v3 object adapter: list (``after`` paging or search by modification time), get,
+create, update (PATCH) and delete (archive)."""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from unified_sdk.errors import NotSupportedError
+from unified_sdk.provider import (
+    CrmObjectAdapter,
+    ListQuery,
+    ListResult,
+    OperationContext,
+    OperationFlow,
+    ProviderRequest,
+)
+from unified_sdk_hubspot.crm._values import timestamp, to_millis
+
+M = TypeVar("M")
+
+#: HubSpot's maximum page size for list endpoints.
+LIST_LIMIT = 100
+#: HubSpot's maximum page size for search.
+SEARCH_LIMIT = 200
+#: The most results one search query can page through.
+SEARCH_CEILING = 10_000
+
+_CURSOR_PREFIX = "s1."
+
+
+def _encode(state: Mapping[str, Any]) -> str:
+    raw = json.dumps(state, separators=(",", ":")).encode()
+    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    raw = cursor[len(_CURSOR_PREFIX):]
+    state: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    return state
+
+
+class Context:
+    """What mapping one page needs besides the records (e.g. stage labels)."""
+
+
+class HubSpotObjectAdapter(CrmObjectAdapter[M]):
+    """CRUD and listing for one CRM v3 object type; subclasses define the mapping."""
+
+    object_type: ClassVar[str]
+    """HubSpot's object type in paths: ``deals``, ``contacts``, ``companies``."""
+    properties: ClassVar[tuple[str, ...]]
+    """The properties the unified model needs (always requested)."""
+    associations: ClassVar[tuple[str, ...]] = ()
+    """Object types whose associated ids the unified model carries."""
+    modified_property: ClassVar[str] = "hs_lastmodifieddate"
+    association_type_ids: ClassVar[Mapping[str, int]] = {}
+    """HUBSPOT_DEFINED association type id from this object to each associated type (create)."""
+    association_fields: ClassVar[Mapping[str, str]] = {}
+    """Unified id-list field -> associated HubSpot object type (``contact_ids`` -> ``contacts``)."""
+
+    # -- the mapping (subclasses) ---------------------------------------------------------------------
+    def prepare(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
+        """Fetch what mapping ``records`` needs (e.g. pipelines); default: nothing."""
+        return None
+        yield  # pragma: no cover - makes this a generator
+
+    def to_model(self, record: Mapping[str, Any], extra: Any, with_associations: bool) -> M:
+        raise NotImplementedError
+
+    def to_properties(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
+        """Unified write fields as HubSpot properties (may fetch, e.g. a stage id by label)."""
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _path(self, record_id: str | None = None) -> str:
+        base = f"/crm/v3/objects/{self.object_type}"
+        return base if record_id is None else f"{base}/{record_id}"
+
+    def _property_names(self, query_fields: Sequence[str] | None) -> list[str]:
+        if not query_fields:
+            return list(self.properties)
+        return list(dict.fromkeys([*self.properties, *query_fields]))
+
+    def _map_page(
+        self, ctx: OperationContext, records: builtins.list[dict[str, Any]], with_associations: bool
+    ) -> OperationFlow[builtins.list[M]]:
+        extra = yield from self.prepare(ctx, records)
+        to_model = self.to_model
+        return [to_model(r, extra, with_associations) for r in records]
+
+    # -- operations ---------------------------------------------------------------------------------------
+    def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
+        """One page: ``after`` paging, or a search on the modification time when ``updated_after`` is set."""
+        if query.updated_after is not None or (query.cursor or "").startswith(_CURSOR_PREFIX):
+            return (yield from self._list_modified(ctx, query))
+        params: dict[str, Any] = {
+            "limit": min(query.limit or LIST_LIMIT, LIST_LIMIT),
+            "properties": ",".join(self._property_names(query.fields)),
+            "archived": "false",
+        }
+        if self.associations:
+            params["associations"] = ",".join(self.associations)
+        if query.cursor:
+            params["after"] = query.cursor
+        response = yield ProviderRequest("GET", self._path(), params=params)
+        body = response.json()
+        items = yield from self._map_page(ctx, body.get("results") or [], True)
+        next_after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        return ListResult(items, str(next_after) if next_after else None)
+
+    def _list_modified(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
+        """Records modified after ``updated_after``, oldest first, through the search API.
+
+        One search query pages through at most 10,000 results, so before the
+        next page would cross that ceiling the listing starts a new query
+        ("window") at the last modification time seen. Records sharing that
+        time which were already returned are skipped by id, so no record is
+        lost or repeated. The cursor carries the window, the offset in it and
+        the ids returned at the latest modification time.
+        """
+        prop = self.modified_property
+        if query.cursor and query.cursor.startswith(_CURSOR_PREFIX):
+            state = _decode(query.cursor)
+        else:
+            assert query.updated_after is not None
+            start = to_millis(query.updated_after)
+            state = {"w": start, "op": "GT", "a": 0, "t": start, "seen": []}
+        limit = min(query.limit or SEARCH_LIMIT, SEARCH_LIMIT)
+        ceiling = int(ctx.config.get("search_result_limit") or SEARCH_CEILING)
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": [{"propertyName": prop, "operator": state["op"], "value": str(state["w"])}]}],
+            "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+            "properties": self._property_names(query.fields),
+            "limit": limit,
+        }
+        if state["a"]:
+            body["after"] = str(state["a"])
+        # Search is a POST that only reads: safe to retry.
+        response = yield ProviderRequest("POST", self._path() + "/search", json=body, idempotent=True)
+        page = response.json()
+        results: list[dict[str, Any]] = page.get("results") or []
+        skip = set(state["seen"]) if state["op"] == "GTE" else set()
+        tail_ts: int = state["t"]
+        tail: list[str] = list(state["seen"])
+        fresh: list[dict[str, Any]] = []
+        for record in results:
+            rid = str(record["id"])
+            modified = timestamp((record.get("properties") or {}).get(prop) or record.get("updatedAt"))
+            ms = to_millis(modified) if modified is not None else tail_ts
+            if ms == state["w"] and rid in skip:
+                continue
+            fresh.append(record)
+            if ms > tail_ts:
+                tail_ts, tail = ms, [rid]
+            elif ms == tail_ts and rid not in tail:
+                tail.append(rid)
+        items = yield from self._map_page(ctx, fresh, False)
+        next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
+        if not next_after:
+            return ListResult(items, None)
+        offset = int(next_after)
+        if offset + limit > ceiling:
+            if tail_ts == state["w"] and state["op"] == "GTE" and len(tail) >= ceiling:
+                raise NotSupportedError(
+                    f"more than {ceiling} HubSpot {self.object_type} share one modification time; "
+                    "the search API cannot page past them",
+                    provider="hubspot",
+                )
+            state = {"w": tail_ts, "op": "GTE", "a": 0, "t": tail_ts, "seen": tail}
+        else:
+            state = {**state, "a": offset, "t": tail_ts, "seen": tail}
+        return ListResult(items, _encode(state))
+
+    def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
+        params: dict[str, Any] = {"properties": ",".join(self.properties)}
+        if self.associations:
+            params["associations"] = ",".join(self.associations)
+        response = yield ProviderRequest("GET", self._path(id), params=params)
+        record = response.json()
+        items = yield from self._map_page(ctx, [record], True)
+        return items[0]
+
+    def _association_inputs(self, data: Mapping[str, Any]) -> builtins.list[dict[str, Any]]:
+        inputs: builtins.list[dict[str, Any]] = []
+        for field, to_type in self.association_fields.items():
+            for to_id in data.get(field) or ():
+                inputs.append({
+                    "to": {"id": str(to_id)},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                               "associationTypeId": self.association_type_ids[to_type]}],
+                })
+        return inputs
+
+    def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
+        properties = yield from self.to_properties(ctx, data)
+        body: dict[str, Any] = {"properties": properties}
+        associations = self._association_inputs(data)
+        if associations:
+            body["associations"] = associations
+        response = yield ProviderRequest("POST", self._path(), json=body)
+        record = response.json()
+        linked = {to_type: {"results": [{"id": str(i)} for i in data.get(field) or ()]}
+                  for field, to_type in self.association_fields.items()}
+        record = {**record, "associations": linked}
+        items = yield from self._map_page(ctx, [record], True)
+        return items[0]
+
+    def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
+        changed = [f for f in self.association_fields if f in data]
+        if changed:
+            raise NotSupportedError(
+                f"changing {', '.join(changed)} on update is not supported for HubSpot; "
+                "set associations when creating the record",
+                provider="hubspot",
+            )
+        properties = yield from self.to_properties(ctx, data)
+        response = yield ProviderRequest("PATCH", self._path(id), json={"properties": properties})
+        items = yield from self._map_page(ctx, [response.json()], False)
+        return items[0]
+
+    def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
+        """Archive the record (HubSpot keeps it in the recycle bin for 90 days)."""
+        yield ProviderRequest("DELETE", self._path(id))
+        return None
