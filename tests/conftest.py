@@ -29,3 +29,13 @@ def toy_client(db_url: str) -> Iterator[Client]:
     client._core.jitter = lambda: 0.0  # type: ignore[method-assign]
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from tests.postgres import binaries_available, postgres_server
+
+    if not binaries_available():
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not on PATH")
+    with postgres_server() as url:
+        yield url
