@@ -140,14 +140,11 @@ class SalesforceProvider(Provider):
         url = token.get("instance_url")
         return str(url).rstrip("/") if url else None
 
-    def oauth_for(self, config: Mapping[str, Any]) -> OAuth2Spec:
-        """The OAuth endpoints for a connection config with ``login_host`` (sandbox or My Domain)."""
-        from dataclasses import replace
-
-        host = config.get("login_host")
-        if not host:
-            return self.oauth  # type: ignore[return-value]
-        return replace(self.oauth, **login_endpoints(str(host)))  # type: ignore[arg-type]
+    def classify_token_error(self, response: ProviderResponse) -> Outcome:
+        """Token-endpoint failures (``invalid_grant`` "expired access/refresh token", "inactive user", …)."""
+        if response.status >= 500:
+            return super().classify_token_error(response)
+        return _errors.classify(response, super().classify_token_error)
 
     def classify(self, response: ProviderResponse) -> Outcome:
         return _errors.classify(response, super().classify)

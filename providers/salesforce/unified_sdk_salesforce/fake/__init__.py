@@ -126,8 +126,12 @@ class FakeSalesforce(LocalServer):
             Route("/id/{org}/{user}", self._identity, methods=["GET"]),
             *api.routes(),
         ]
-        app = Starlette(routes=routes)
-        return self.faults.middleware(app, self._error_body, only=lambda path: path.startswith("/services/data/"))
+        app: Any = Starlette(routes=routes)
+        return self.faults.middleware(
+            app,
+            self._error_body,
+            only=lambda path: path.startswith("/services/data/"),
+        )
 
     def _error_body(self, status: int, fault: Fault) -> tuple[Any, Mapping[str, str]]:
         headers = {"Sforce-Limit-Info": self.org.limit_info()}

@@ -572,7 +572,7 @@ def _compare(f: Field, get: Callable[[Any], Any], op: str, literal: Any) -> Call
         equal = op == "="
 
         def eq(r: Any) -> bool:
-            return (_key(f, get(r)) == want) == equal
+            return bool((_key(f, get(r)) == want) == equal)
 
         return eq
     if want is None:

@@ -1,0 +1,337 @@
+"""What every Salesforce object adapter shares: SOQL listing with query locators, sobjects CRUD,
+describe-driven field selection, value conversion and custom fields as ``metadata``."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from unified_sdk.errors import NotFoundError, PermissionDeniedError, ValidationError
+from unified_sdk.models import Address, Metadata
+from unified_sdk.provider import (
+    CrmObjectAdapter,
+    ListQuery,
+    ListResult,
+    OperationContext,
+    OperationFlow,
+    Provider,
+    ProviderRequest,
+)
+from unified_sdk_salesforce import _soql
+from unified_sdk_salesforce._errors import CODES
+from unified_sdk_salesforce._provider import api_version
+
+M = TypeVar("M")
+
+#: Salesforce's documented bounds for ``Sforce-Query-Options: batchSize``.
+MIN_BATCH, MAX_BATCH = 200, 2000
+#: How long a describe result (the object's visible fields) is reused.
+DESCRIBE_TTL = 3600.0
+
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+_CURSOR_PATH = re.compile(r"^/services/data/v\d+\.\d/query(?:All)?(?:/[A-Za-z0-9]+-\d+)?$")
+
+
+# -- value conversion -------------------------------------------------------------------------------
+def to_datetime(value: Any) -> datetime | None:
+    """A Salesforce dateTime (``2024-01-31T12:00:00.000+0000``) or date (``2024-01-31``, taken as UTC midnight)."""
+    if not value:
+        return None
+    text = str(value)
+    if len(text) == 10:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def to_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def custom_fields(record: Mapping[str, Any]) -> list[Metadata]:
+    """The record's custom fields (``…__c``) as unified metadata."""
+    return [Metadata.model_construct(id=k, slug=k, value=v) for k, v in record.items() if k.endswith("__c")]
+
+
+def split_street(street: Any) -> tuple[str | None, str | None]:
+    if not street:
+        return None, None
+    first, _, rest = str(street).partition("\n")
+    return first or None, rest.strip() or None
+
+
+def address_from(record: Mapping[str, Any], prefix: str) -> Address | None:
+    street1, street2 = split_street(record.get(f"{prefix}Street"))
+    values = {
+        "address1": street1,
+        "address2": street2,
+        "city": record.get(f"{prefix}City"),
+        "region": record.get(f"{prefix}State"),
+        "postal_code": record.get(f"{prefix}PostalCode"),
+        "country": record.get(f"{prefix}Country"),
+    }
+    if not any(values.values()):
+        return None
+    return Address.model_construct(None, **values)
+
+
+def address_to(address: Any, prefix: str) -> dict[str, Any]:
+    if address is None:
+        return {}
+    data = address if isinstance(address, Mapping) else address.model_dump(exclude_unset=True)
+    out: dict[str, Any] = {}
+    if "address1" in data or "address2" in data:
+        lines = [data.get("address1"), data.get("address2")]
+        out[f"{prefix}Street"] = "\n".join(str(line) for line in lines if line) or None
+    for unified, suffix in (
+        ("city", "City"),
+        ("region", "State"),
+        ("postal_code", "PostalCode"),
+        ("country", "Country"),
+    ):
+        if unified in data:
+            out[f"{prefix}{suffix}"] = data[unified]
+    return out
+
+
+def metadata_to(items: Any) -> dict[str, Any]:
+    """Unified ``metadata`` entries as custom-field values; only ``…__c`` fields are accepted."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        data = item if isinstance(item, Mapping) else item.model_dump()
+        name = data.get("slug") or data.get("id")
+        if not isinstance(name, str) or not name.endswith("__c"):
+            raise ValidationError(
+                f"metadata entry {name!r} is not a Salesforce custom field",
+                provider="salesforce",
+                hint="metadata slugs must be custom field API names ending in __c; nothing was sent",
+                details={"fields": ["metadata"]},
+            )
+        try:
+            _soql.identifier(name)
+        except ValueError:
+            raise ValidationError(
+                f"metadata entry {name!r} is not a valid field name",
+                provider="salesforce",
+                hint="nothing was sent",
+                details={"fields": ["metadata"]},
+            ) from None
+        value = data.get("value")
+        out[name] = float(value) if isinstance(value, Decimal) else _json_safe(value)
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000") if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def first_id(ids: Any) -> str | None:
+    if not ids:
+        return None
+    return str(next(iter(ids)))
+
+
+def unsupported(sobject: str, names: Sequence[str]) -> ValidationError:
+    return ValidationError(
+        f"Salesforce {sobject} has no field for {', '.join(names)}",
+        provider="salesforce",
+        hint=f"remove {', '.join(names)} from the write; nothing was sent",
+        details={"fields": list(names)},
+    )
+
+
+# -- cursors ----------------------------------------------------------------------------------------
+def encode_cursor(path: str, params: Mapping[str, str] | None, skip: int) -> str:
+    """A cursor: the next batch's URL path (``nextRecordsUrl``), plus ``#n`` to skip records already returned."""
+    url = path + ("?" + urlencode(params) if params else "")
+    return f"{url}#{skip}" if skip else url
+
+
+def decode_cursor(cursor: str) -> tuple[str, dict[str, str] | None, int]:
+    url, _, skip_text = cursor.partition("#")
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not _CURSOR_PATH.match(parts.path) or (skip_text and not skip_text.isdigit()):
+        raise ValidationError(
+            "not a Salesforce list cursor",
+            provider="salesforce",
+            hint="pass the next_cursor of a previous page unchanged; nothing was sent",
+            details={"fields": ["cursor"]},
+        )
+    params = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+    return parts.path, params, int(skip_text or 0)
+
+
+def check_id(record_id: str) -> str:
+    if not _RECORD_ID.match(record_id or ""):
+        raise NotFoundError(
+            f"{record_id!r} is not a Salesforce record id",
+            provider="salesforce",
+            hint="Salesforce ids are 15 or 18 letters and digits; nothing was sent",
+        )
+    return record_id
+
+
+class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
+    """A unified resource over one sObject. Subclasses give the object, fields and conversions."""
+
+    sobject: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]]
+    """Standard fields to select when the org has them (describe decides)."""
+    parent_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Relationship fields to select when their reference field is visible: ``{"AccountId": ("Account.Name",)}``."""
+    filters: ClassVar[Mapping[str, str]] = {}
+    """Unified list filter -> Salesforce field (other filters must be field API names)."""
+    writable: ClassVar[bool] = True
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(provider)
+        self._describe: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    # -- conversions (per object)
+    def to_model(self, record: dict[str, Any]) -> M:
+        raise NotImplementedError
+
+    def to_fields(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- fields
+    def _select(self, ctx: OperationContext, version: str) -> OperationFlow[tuple[str, ...]]:
+        key = (ctx.connection_id, version)
+        with self._lock:
+            cached = self._describe.get(key)
+        if cached is not None and time.monotonic() - cached[0] < DESCRIBE_TTL:
+            return cached[1]
+        if not ctx.config.get("describe", True):
+            chosen = (*self.fields, *(f for group in self.parent_fields.values() for f in group))
+        else:
+            path = f"/services/data/{version}/sobjects/{self.sobject}/describe"
+            try:
+                response = yield ProviderRequest("GET", path)
+            except NotFoundError as exc:
+                raise self._no_access(exc) from exc
+            visible = [str(f["name"]) for f in response.json()["fields"]]
+            present = set(visible)
+            chosen = (
+                *(f for f in self.fields if f in present),
+                *(f for ref, group in self.parent_fields.items() if ref in present for f in group),
+                *(f for f in visible if f.endswith("__c")),
+            )
+        with self._lock:
+            self._describe[key] = (time.monotonic(), chosen)
+        return chosen
+
+    def _no_access(self, exc: NotFoundError) -> PermissionDeniedError:
+        return PermissionDeniedError(
+            f"Salesforce {self.sobject} is not available to the connected user",
+            status=exc.status,
+            provider="salesforce",
+            connection_id=exc.connection_id,
+            provider_code=exc.provider_code,
+            provider_message=exc.provider_message,
+            log_id=exc.log_id,
+            hint=CODES["INVALID_TYPE"][1],
+        )
+
+    def _conditions(self, query: ListQuery) -> list[str]:
+        conditions: list[str] = []
+        if query.updated_after is not None:
+            conditions.append(_soql.where("LastModifiedDate", ">", query.updated_after))
+        for key, value in query.filters.items():
+            name = self.filters.get(key, key)
+            try:
+                conditions.append(_soql.where(name, "=", value))
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(
+                    f"cannot filter {self.sobject} by {key}: {exc}",
+                    provider="salesforce",
+                    hint=f"filter by {', '.join(sorted(self.filters)) or 'field API names'}; nothing was sent",
+                    details={"fields": [key]},
+                ) from None
+        return conditions
+
+    # -- operations
+    def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
+        limit = query.limit if query.limit and query.limit > 0 else None
+        if query.cursor:
+            path, params, skip = decode_cursor(query.cursor)
+        else:
+            version = api_version(ctx.config)
+            extra = [_checked_field(f) for f in query.fields or ()]
+            selected = yield from self._select(ctx, version)
+            soql = _soql.select(self.sobject, [*selected, *extra], conditions=self._conditions(query), order_by=("Id",))
+            path, params, skip = f"/services/data/{version}/query", {"q": soql}, 0
+        batch = min(max(limit or MAX_BATCH, MIN_BATCH), MAX_BATCH)
+        response = yield ProviderRequest(
+            "GET", path, params=params, headers={"Sforce-Query-Options": f"batchSize={batch}"}
+        )
+        body = response.json()
+        records: list[dict[str, Any]] = body["records"]
+        page = records[skip : skip + limit] if limit is not None else records[skip:]
+        used = skip + len(page)
+        next_cursor: str | None
+        if used < len(records):
+            # The batch holds more than the caller asked for: come back to the same batch.
+            next_cursor = encode_cursor(path, params, used)
+        elif not body.get("done", True) and body.get("nextRecordsUrl"):
+            next_cursor = str(body["nextRecordsUrl"])
+        else:
+            next_cursor = None
+        convert = self.to_model
+        return ListResult([convert(r) for r in page], next_cursor)
+
+    def _record_path(self, ctx: OperationContext, record_id: str | None = None) -> str:
+        base = f"/services/data/{api_version(ctx.config)}/sobjects/{self.sobject}"
+        return f"{base}/{check_id(record_id)}" if record_id is not None else base
+
+    def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
+        response = yield ProviderRequest("GET", self._record_path(ctx, id))
+        return self.to_model(response.json())
+
+    def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
+        body = self.to_fields(data)
+        response = yield ProviderRequest("POST", self._record_path(ctx), json=body)
+        created = response.json()
+        fetched = yield ProviderRequest("GET", self._record_path(ctx, str(created["id"])))
+        return self.to_model(fetched.json())
+
+    def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
+        body = self.to_fields(data)
+        path = self._record_path(ctx, id)
+        if body:
+            yield ProviderRequest("PATCH", path, json=body)
+        fetched = yield ProviderRequest("GET", path)
+        return self.to_model(fetched.json())
+
+    def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
+        yield ProviderRequest("DELETE", self._record_path(ctx, id))
+
+
+def _checked_field(name: str) -> str:
+    try:
+        return _soql.identifier(name)
+    except ValueError:
+        raise ValidationError(
+            f"{name!r} is not a Salesforce field name",
+            provider="salesforce",
+            hint="fields= takes field API names such as Region__c or Account.Name; nothing was sent",
+            details={"fields": [name]},
+        ) from None
+
+
+Converter = Callable[[dict[str, Any]], Any]
