@@ -240,6 +240,7 @@ class Org:
                             "AccountId": accounts[n % len(accounts)] if accounts else None,
                             "OwnerId": users[n % len(users)],
                             "Preferred_Channel__c": ("Email", "Phone")[n % 2],
+                            "Legacy_Id__c": f"LEGACY-{n // 2:05d}",
                         },
                         stamp,
                     )

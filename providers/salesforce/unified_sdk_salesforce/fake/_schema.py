@@ -163,6 +163,8 @@ SCHEMA: Mapping[str, SObject] = {
                 _ref("AccountId", "Account", "Account", "Account ID"),
                 _ref("OwnerId", "User", "Owner", "Owner ID"),
                 Field("Preferred_Channel__c", "picklist", "Preferred Channel"),
+                # An external id that is not unique: lookups by it can match several records (300).
+                Field("Legacy_Id__c", "string", "Legacy Id", external_id=True),
             ],
             required=("LastName",),
         ),
