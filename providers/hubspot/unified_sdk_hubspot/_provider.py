@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from unified_sdk._actions import ActionRule, ResponseAction
 from unified_sdk._outcome import Category, Outcome
 from unified_sdk.provider import (
     AuthType,
+    Credentials,
     OAuth2Spec,
     OperationContext,
     OperationFlow,
@@ -19,6 +20,9 @@ from unified_sdk.provider import (
     ScopeMapping,
 )
 from unified_sdk_hubspot import _errors, _ratelimit
+
+if TYPE_CHECKING:
+    import httpx2
 
 _CRM = "unified_sdk_hubspot.crm"
 
@@ -92,10 +96,25 @@ class HubSpotProvider(Provider):
         yield ProviderRequest("GET", "/account-info/v3/details")
         return None
 
-    def granted_scopes(self, introspection: Mapping[str, Any]) -> list[str]:
-        """The scopes a v3 introspection (or token) response says were granted."""
-        scopes = introspection.get("scopes")
-        if isinstance(scopes, list):
-            return [str(s) for s in scopes]
-        scope = introspection.get("scope")
-        return str(scope).split() if isinstance(scope, str) else []
+    def classify_token_error(self, response: ProviderResponse) -> Outcome:
+        """HubSpot's token-endpoint errors (``BAD_REFRESH_TOKEN``, ``BAD_AUTH_CODE``, ...)."""
+        body = response.json_or_none()
+        if isinstance(body, Mapping) and isinstance(body.get("status"), str) and "error" not in body:
+            outcome = _errors.classify(response, self.scopes, super().classify_token_error)
+            if outcome.category is not None:
+                return outcome
+        return super().classify_token_error(response)
+
+    def introspection_request(
+        self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
+    ) -> httpx2.Request:
+        """v3 introspection: every parameter, the client's credentials included, in the form body."""
+        import httpx2
+
+        data = {
+            "client_id": client_id,
+            "client_secret": client_secret or "",
+            "token": credentials.access_token or "",
+            "token_type_hint": "access_token",
+        }
+        return httpx2.Request("POST", url, data=data)

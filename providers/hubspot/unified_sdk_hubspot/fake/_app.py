@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from unified_sdk_hubspot.fake._errors import (
@@ -23,7 +23,7 @@ from unified_sdk_hubspot.fake._errors import (
     rate_limit_body,
 )
 from unified_sdk_hubspot.fake._limits import DailyCounter, RollingWindow
-from unified_sdk_hubspot.fake._oauth import AuthorizeError, AuthServer, TokenError
+from unified_sdk_hubspot.fake._oauth import HubSpotAuth
 from unified_sdk_hubspot.fake._store import (
     ASSOCIATION_TYPES,
     DEFAULT_PROPERTIES,
@@ -56,7 +56,7 @@ class HubSpotApp:
     def __init__(
         self,
         store: Store,
-        auth: AuthServer,
+        auth: HubSpotAuth,
         *,
         ten_second_limit: int,
         interval_ms: int,
@@ -106,7 +106,7 @@ class HubSpotApp:
             )))
         if any_of and not any(s in (scopes or ()) for s in any_of):
             raise _Denied(error_response(403, missing_scopes_body(any_of)))
-        bucket = "private-app" if kind == "private" else f"app:{self.auth.client_id}"
+        bucket = "private-app" if kind == "private" else f"app:{self.auth.client.client_id}"
         headers: dict[str, str] = {}
         if search and self.search_limit_per_second is not None:
             # UNCONFIRMED: HubSpot documents the search limit (per token, per second) but not
@@ -403,38 +403,6 @@ class HubSpotApp:
             "dataHostingLocation": "na1",
         }, 200, headers)
 
-    # -- OAuth ----------------------------------------------------------------------------------------------
-    async def authorize(self, request: Request) -> Response:
-        try:
-            callback = self.auth.approve(str(request.url))
-        except AuthorizeError as exc:
-            return Response(f"<html><body><h1>Authorization failed</h1><p>{exc}</p></body></html>",
-                            status_code=400, media_type="text/html")
-        return RedirectResponse(callback, status_code=302)
-
-    async def _form(self, request: Request) -> dict[str, str]:
-        form = await request.form()
-        return {k: str(v) for k, v in form.items()}
-
-    async def token(self, request: Request) -> Response:
-        try:
-            return json_response(self.auth.token(await self._form(request)))
-        except TokenError as exc:
-            return error_response(exc.status, exc.body())
-
-    async def revoke(self, request: Request) -> Response:
-        try:
-            self.auth.revoke(await self._form(request))
-        except TokenError as exc:
-            return error_response(exc.status, exc.body())
-        return Response(status_code=200)
-
-    async def introspect(self, request: Request) -> Response:
-        try:
-            return json_response(self.auth.introspect(await self._form(request)))
-        except TokenError as exc:
-            return error_response(exc.status, exc.body())
-
     # -- the app ----------------------------------------------------------------------------------------------
     def _wrap(self, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -465,10 +433,7 @@ class HubSpotApp:
             Route("/crm/v3/pipelines/deals", w(self.list_pipelines), methods=["GET"]),
             Route("/crm/v3/pipelines/deals/{pipeline_id}", w(self.get_pipeline), methods=["GET"]),
             Route("/account-info/v3/details", w(self.account_details), methods=["GET"]),
-            Route("/oauth/authorize", self.authorize, methods=["GET"]),
-            Route("/oauth/v3/token", self.token, methods=["POST"]),
-            Route("/oauth/v3/token/revoke", self.revoke, methods=["POST"]),
-            Route("/oauth/v3/token/introspect", self.introspect, methods=["POST"]),
+            *self.auth.routes(),
         ]
         return Starlette(routes=routes)
 

@@ -10,7 +10,7 @@ from typing import Any
 from unified_sdk.testing import Fault, LocalServer
 from unified_sdk_hubspot.fake._app import HubSpotApp
 from unified_sdk_hubspot.fake._errors import error_body, rate_limit_body
-from unified_sdk_hubspot.fake._oauth import AuthServer
+from unified_sdk_hubspot.fake._oauth import HubSpotAuth
 from unified_sdk_hubspot.fake._store import OBJECT_TYPES, Store
 
 #: Every scope the fake knows; private-app tokens get all of them unless told otherwise.
@@ -49,6 +49,8 @@ class FakeHubSpot(LocalServer):
             promise either way; clients must persist whichever they get).
         api_key_scopes: the scopes of the private-app token in :attr:`api_key`.
         api_key: the private-app token to accept (random by default).
+        grantable_scopes: the scopes an OAuth authorization may ask for (default: :data:`ALL_SCOPES`);
+            others are refused with ``invalid_scope``.
     """
 
     def __init__(
@@ -71,12 +73,12 @@ class FakeHubSpot(LocalServer):
         self.oauth_client_id = "fake-client-" + secrets.token_hex(4)
         self.oauth_client_secret = "fake-secret-" + secrets.token_hex(12)
         self.store = Store(seed=seed)
-        self.auth = AuthServer(
-            self.oauth_client_id,
-            self.oauth_client_secret,
+        self.auth = HubSpotAuth(
+            client_id=self.oauth_client_id,
+            client_secret=self.oauth_client_secret,
+            scopes=ALL_SCOPES if grantable_scopes is None else grantable_scopes,
             access_token_ttl=access_token_ttl,
             rotate_refresh_tokens=rotate_refresh_tokens,
-            grantable_scopes=frozenset(grantable_scopes) if grantable_scopes is not None else None,
         )
         self.api_key = api_key or "pat-na1-" + secrets.token_hex(16)
         self.auth.private_tokens[self.api_key] = tuple(api_key_scopes)
@@ -121,12 +123,14 @@ class FakeHubSpot(LocalServer):
     def approve(self, authorization_url: str, *, deny: bool = False, grant_optional: bool = True) -> str:
         """Consent to ``authorization_url`` as the installing user; returns the redirect (callback) URL.
 
-        Raises :class:`~unified_sdk_hubspot.fake.AuthorizeError` where HubSpot would show an error page.
+        ``grant_optional=False`` leaves out the ``optional_scope`` scopes (an account without them);
+        ``deny=True`` declines. Raises :class:`~unified_sdk_hubspot.fake.AuthorizeError` where HubSpot
+        would show an error page instead of redirecting (unknown client, bad redirect URI).
         """
         return self.auth.approve(authorization_url, deny=deny, grant_optional=grant_optional)
 
     @property
-    def token_requests(self) -> Counter[str]:
+    def token_requests(self) -> dict[str, int]:
         """Token-endpoint calls by ``grant_type`` (``authorization_code``, ``refresh_token``)."""
         return self.auth.token_requests
 

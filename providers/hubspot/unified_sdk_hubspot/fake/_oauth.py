@@ -1,257 +1,187 @@
-"""The fake's authorization server: HubSpot's OAuth 2 (authorize, v3 token/revoke/introspect) with PKCE.
+"""The fake's authorization side: HubSpot's OAuth 2 on the shared testing authorization server,
+plus private-app tokens.
 
-Access tokens live 30 minutes unless configured otherwise; refresh tokens do not
-expire and, like HubSpot's, are returned again on every refresh (the fake can
-rotate them, ``rotate_refresh_tokens=True``, to prove clients persist each one).
-Token-endpoint errors use HubSpot's ``status`` codes (``BAD_REFRESH_TOKEN``,
-``BAD_AUTH_CODE``, ...).
+HubSpot specifics layered on :class:`unified_sdk.testing.AuthorizationServer`:
+every authorization must ask for the ``oauth`` scope; optional scopes come in
+``optional_scope``; access tokens live 30 minutes; token responses carry
+``hub_id`` and a ``scopes`` list (no ``scope`` string, so clients learn the
+grant from introspection); refresh tokens are returned on every refresh
+(HubSpot does not document rotation, so the fake can do either); token-endpoint
+errors use HubSpot's ``status`` codes (``BAD_REFRESH_TOKEN``, ``BAD_AUTH_CODE``...).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from unified_sdk_hubspot.fake._errors import correlation_id
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from unified_sdk.testing import AuthorizationServer, OAuthError, TokenInfo, oauth_routes
+from unified_sdk.testing._oauth import AuthorizationRequest
+from unified_sdk_hubspot.fake._errors import correlation_id, error_response, json_response
 
 
 class AuthorizeError(ValueError):
-    """The authorization request is one HubSpot would refuse (it shows an error page, no redirect)."""
+    """The authorization request is one HubSpot would refuse with an error page (no redirect)."""
 
 
-class TokenError(Exception):
-    """A token-endpoint failure: HTTP status and HubSpot's error body."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "status": self.code,
-            "message": self.message,
-            "correlationId": correlation_id(),
-            "category": "VALIDATION_ERROR",
-        }
+class _HubSpotServer(AuthorizationServer):
+    def validate_authorization_request(self, params: Mapping[str, str]) -> AuthorizationRequest:
+        request = super().validate_authorization_request(params)
+        if "oauth" not in (params.get("scope") or "").split():
+            raise OAuthError(
+                "invalid_scope", "every HubSpot app must request the 'oauth' scope",
+                redirect_uri=request.redirect_uri, state=request.state,
+            )
+        return request
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """What a user approved: the app, the scopes granted, the account and user."""
-
-    client_id: str
-    scopes: tuple[str, ...]
-    hub_id: int
-    user_id: int
-    user: str
-
-
-@dataclass(slots=True)
-class AccessToken:
-    token: str
-    grant: Grant
-    issued_at: float
-    expires_at: float
-    refresh_token: str | None = None
+def _token_error(exc: OAuthError, grant_type: str) -> tuple[str, str]:
+    """HubSpot's ``status`` code and message for a token-endpoint failure."""
+    description = exc.description or exc.error
+    if exc.error == "invalid_client":
+        if "unknown client" in description or "client_id" in description:
+            return "BAD_CLIENT_ID", "missing or invalid client_id"
+        return "BAD_CLIENT_SECRET", "missing or invalid client_secret"
+    if exc.error == "unsupported_grant_type" or not grant_type:
+        return "BAD_GRANT_TYPE", f"unsupported grant_type {grant_type!r}"
+    if grant_type == "refresh_token" and exc.error in ("invalid_grant", "invalid_request"):
+        return "BAD_REFRESH_TOKEN", "missing or invalid refresh token"
+    if grant_type == "authorization_code" and "redirect_uri" in description:
+        return "BAD_REDIRECT_URI", "redirect_uri does not match the authorization request"
+    if grant_type == "authorization_code" and exc.error in ("invalid_grant", "invalid_request"):
+        return "BAD_AUTH_CODE", f"missing or unknown auth code ({description})"
+    return exc.error.upper(), description
 
 
-@dataclass(slots=True)
-class _Code:
-    grant: Grant
-    redirect_uri: str
-    challenge: str | None
-    method: str | None
-    expires_at: float
+class HubSpotAuth:
+    """OAuth tokens (through the shared authorization server) and private-app tokens of one account."""
 
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        scopes: Iterable[str],
+        access_token_ttl: float = 1800.0,
+        rotate_refresh_tokens: bool = False,
+        hub_id: int = 62515,
+    ) -> None:
+        self.hub_id = hub_id
+        self.server = _HubSpotServer(
+            scopes=scopes,
+            access_token_ttl=access_token_ttl,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+            optional_scope_param="optional_scope",
+            token_prefix="",
+            token_response=self._shape_token,
+        )
+        self.client = self.server.register_client(client_id, client_secret)
+        self.private_tokens: dict[str, tuple[str, ...]] = {}
 
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-@dataclass
-class AuthServer:
-    """Tokens and codes of one fake HubSpot account, shared by the API and OAuth routes."""
-
-    client_id: str
-    client_secret: str
-    access_token_ttl: float = 1800.0
-    rotate_refresh_tokens: bool = False
-    hub_id: int = 62515
-    grantable_scopes: frozenset[str] | None = None
-    """Scopes the account can grant; ``None``: any. Optional scopes outside it are silently dropped."""
-    redirect_uris: tuple[str, ...] | None = None
-    """Registered redirect URIs; ``None`` accepts any http(s) URI."""
-    private_tokens: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    access: dict[str, AccessToken] = field(default_factory=dict)
-    refresh: dict[str, Grant] = field(default_factory=dict)
-    codes: dict[str, _Code] = field(default_factory=dict)
-    token_requests: Counter[str] = field(default_factory=Counter)
-    authorize_requests: list[dict[str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    # -- authorize -----------------------------------------------------------------------------
-    def approve(self, authorization_url: str, *, deny: bool = False, grant_optional: bool = True) -> str:
-        """Consent as the installing user would; the redirect URL HubSpot would send the browser to."""
-        query = dict(parse_qsl(urlsplit(authorization_url).query, keep_blank_values=True))
-        with self.lock:
-            self.authorize_requests.append(dict(query))
-        if query.get("client_id") != self.client_id:
-            raise AuthorizeError("BAD_CLIENT_ID: the client_id is missing or unknown")
-        redirect_uri = query.get("redirect_uri", "")
-        if not redirect_uri.startswith(("http://", "https://")) or (
-            self.redirect_uris is not None and redirect_uri not in self.redirect_uris
-        ):
-            raise AuthorizeError("BAD_REDIRECT_URI: the redirect_uri does not match the app's settings")
-        required = query.get("scope", "").split()
-        optional = query.get("optional_scope", "").split()
-        if "oauth" not in required:
-            raise AuthorizeError("BAD_SCOPE: every HubSpot app must request the 'oauth' scope")
-        grantable = self.grantable_scopes
-        if grantable is not None:
-            refused = [s for s in required if s != "oauth" and s not in grantable]
-            if refused:
-                raise AuthorizeError(f"BAD_SCOPE: this account cannot grant {' '.join(refused)}")
-        method = query.get("code_challenge_method")
-        challenge = query.get("code_challenge")
-        if challenge is not None and method not in (None, "S256", "plain"):
-            raise AuthorizeError("BAD_CODE_CHALLENGE_METHOD: use S256")
-        state = query.get("state")
-        params: dict[str, str] = {}
-        if deny:
-            params["error"] = "access_denied"
-            params["error_description"] = "The user declined to install the app."
-        else:
-            granted = list(dict.fromkeys(required))
-            if grant_optional:
-                granted += [s for s in optional if (grantable is None or s in grantable) and s not in granted]
-            code = "code-" + secrets.token_urlsafe(24)
-            grant = Grant(self.client_id, tuple(granted), self.hub_id, 7_000_001, "ada@example.com")
-            with self.lock:
-                method_used = (method or "plain") if challenge else None
-                self.codes[code] = _Code(grant, redirect_uri, challenge, method_used, time.time() + 600)
-            params["code"] = code
-        if state is not None:
-            params["state"] = state
-        sep = "&" if urlsplit(redirect_uri).query else "?"
-        return redirect_uri + sep + urlencode(params)
-
-    # -- tokens ---------------------------------------------------------------------------------
-    def _issue(self, grant: Grant, refresh_token: str | None) -> dict[str, Any]:
-        now = time.time()
-        token = "oat-" + secrets.token_urlsafe(32)
-        if refresh_token is None or self.rotate_refresh_tokens:
-            if refresh_token is not None:
-                self.refresh.pop(refresh_token, None)
-            refresh_token = "rt-" + secrets.token_urlsafe(24)
-            self.refresh[refresh_token] = grant
-        self.access[token] = AccessToken(token, grant, now, now + self.access_token_ttl, refresh_token)
-        return {
+    def _shape_token(self, body: dict[str, Any], info: TokenInfo) -> dict[str, Any]:
+        shaped: dict[str, Any] = {
             "token_type": "bearer",
-            "access_token": token,
-            "refresh_token": refresh_token,
-            "expires_in": int(self.access_token_ttl),
-            "hub_id": grant.hub_id,
-            "scopes": list(grant.scopes),
+            "access_token": body["access_token"],
+            "expires_in": body.get("expires_in"),
+            "hub_id": self.hub_id,
+            "scopes": list(info.scopes),
         }
+        if "refresh_token" in body:
+            shaped["refresh_token"] = body["refresh_token"]
+        return shaped
 
-    def token(self, form: Mapping[str, str]) -> dict[str, Any]:
-        """The v3 token endpoint; every parameter comes in the form body."""
-        grant_type = form.get("grant_type", "")
-        with self.lock:
-            self.token_requests[grant_type or "missing"] += 1
-            if form.get("client_id") != self.client_id:
-                raise TokenError("BAD_CLIENT_ID", "missing or invalid client_id")
-            if not secrets.compare_digest(form.get("client_secret", ""), self.client_secret):
-                raise TokenError("BAD_CLIENT_SECRET", "missing or invalid client_secret")
-            if grant_type == "authorization_code":
-                code = self.codes.pop(form.get("code", ""), None)
-                if code is None or code.expires_at < time.time():
-                    raise TokenError("BAD_AUTH_CODE", "missing or unknown auth code")
-                if form.get("redirect_uri") != code.redirect_uri:
-                    raise TokenError("BAD_REDIRECT_URI", "redirect_uri does not match the authorize request")
-                if code.challenge is not None:
-                    verifier = form.get("code_verifier", "")
-                    expected = s256(verifier) if code.method == "S256" else verifier
-                    if not verifier or not secrets.compare_digest(expected, code.challenge):
-                        raise TokenError("BAD_AUTH_CODE", "code_verifier does not match the code_challenge")
-                return self._issue(code.grant, None)
-            if grant_type == "refresh_token":
-                refresh_token = form.get("refresh_token", "")
-                grant = self.refresh.get(refresh_token)
-                if grant is None or grant.client_id != self.client_id:
-                    raise TokenError("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
-                return self._issue(grant, refresh_token)
-            raise TokenError("BAD_GRANT_TYPE", f"unsupported grant_type {grant_type!r}")
+    # -- the common fake API ------------------------------------------------------------------------
+    def approve(self, authorization_url: str, *, deny: bool = False, grant_optional: bool = True) -> str:
+        """Consent as the installing user; the redirect URL HubSpot would send the browser to."""
+        query = dict(parse_qsl(urlsplit(authorization_url).query, keep_blank_values=True))
+        grant = None if grant_optional else (query.get("scope") or "").split()
+        try:
+            return self.server.approve(authorization_url, grant, deny=deny)
+        except OAuthError as exc:
+            raise AuthorizeError(str(exc)) from None
 
-    def revoke(self, form: Mapping[str, str]) -> None:
-        with self.lock:
-            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-                raise TokenError("BAD_CLIENT_ID", "missing or invalid client credentials")
-            token = form.get("token", "")
-            if token in self.refresh:
-                del self.refresh[token]
-                for t in [t for t, a in self.access.items() if a.refresh_token == token]:
-                    del self.access[t]
-            else:
-                self.access.pop(token, None)
-
-    def introspect(self, form: Mapping[str, str]) -> dict[str, Any]:
-        with self.lock:
-            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-                raise TokenError("BAD_CLIENT_ID", "missing or invalid client credentials")
-            token = form.get("token", "")
-            now = time.time()
-            found = self.access.get(token)
-            if found is not None and found.expires_at > now:
-                g = found.grant
-                return {
-                    "active": True, "token_type": "access_token", "client_id": g.client_id,
-                    "hub_id": g.hub_id, "user_id": g.user_id, "user": g.user,
-                    "scope": " ".join(g.scopes), "scopes": list(g.scopes),
-                    "iat": int(found.issued_at), "exp": int(found.expires_at),
-                    "expires_in": int(found.expires_at - now),
-                }
-            grant = self.refresh.get(token)
-            if grant is not None:
-                return {
-                    "active": True, "token_type": "refresh_token", "client_id": grant.client_id,
-                    "hub_id": grant.hub_id, "user_id": grant.user_id, "user": grant.user,
-                    "scope": " ".join(grant.scopes), "scopes": list(grant.scopes),
-                }
-            return {"active": False}
+    @property
+    def token_requests(self) -> dict[str, int]:
+        return self.server.token_requests
 
     def expire_access_tokens(self) -> None:
-        with self.lock:
-            past = time.time() - 1
-            for t in self.access.values():
-                t.expires_at = min(t.expires_at, past)
+        self.server.expire_access_tokens()
 
-    # -- API authentication -------------------------------------------------------------------------
+    # -- the API side -------------------------------------------------------------------------------------
     def add_private_token(self, scopes: Iterable[str]) -> str:
         token = "pat-na1-" + secrets.token_hex(16)
-        with self.lock:
-            self.private_tokens[token] = tuple(scopes)
+        self.private_tokens[token] = tuple(scopes)
         return token
 
     def authenticate(self, token: str) -> tuple[str, tuple[str, ...] | None, float | None]:
-        """``(kind, scopes, expired_seconds_ago)`` for a bearer token; kind is ``private``,
-        ``oauth`` or ``unknown``."""
+        """``(kind, scopes, expired_seconds_ago)``; kind is ``private``, ``oauth`` or ``unknown``."""
         scopes = self.private_tokens.get(token)
         if scopes is not None:
             return "private", scopes, None
-        found = self.access.get(token)
-        if found is None:
+        if not token:
             return "unknown", None, None
-        late = time.time() - found.expires_at
-        return "oauth", found.grant.scopes, (late if late >= 0 else None)
+        status = self.server.check_access_token(token)
+        if status.info is None or status.reason == "revoked":
+            return "unknown", None, None
+        if status.reason == "expired":
+            late = time.time() - (status.info.expires_at or time.time())
+            return "oauth", status.info.scopes, max(late, 0.0)
+        return "oauth", status.info.scopes, None
+
+    # -- routes -----------------------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        """``/oauth/authorize`` (consent page), and the v3 token, revoke and introspect endpoints."""
+        authorize = [r for r in oauth_routes(self.server, title="Install app") if r.path == "/oauth/authorize"]
+
+        async def form(request: Request) -> dict[str, str]:
+            body = (await request.body()).decode("utf-8", errors="replace")
+            return dict(parse_qsl(body, keep_blank_values=True))
+
+        def failed(exc: OAuthError, grant_type: str) -> Response:
+            code, message = _token_error(exc, grant_type)
+            body = {"status": code, "message": message, "correlationId": correlation_id(),
+                    "category": "VALIDATION_ERROR"}
+            return error_response(400, body)
+
+        async def token(request: Request) -> Response:
+            params = await form(request)
+            grant_type = params.get("grant_type", "")
+            try:
+                body = self.server.token(params)
+            except OAuthError as exc:
+                return failed(exc, grant_type)
+            if grant_type == "refresh_token" and "refresh_token" not in body:
+                # Not rotating: HubSpot returns the same refresh token with every refresh.
+                body["refresh_token"] = params["refresh_token"]
+            return json_response(body, headers={"Cache-Control": "no-store"})
+
+        async def revoke(request: Request) -> Response:
+            try:
+                self.server.revoke(await form(request))
+            except OAuthError as exc:
+                return failed(exc, "revoke")
+            return Response(status_code=200)
+
+        async def introspect(request: Request) -> Response:
+            try:
+                body = self.server.introspect(await form(request))
+            except OAuthError as exc:
+                return failed(exc, "introspect")
+            if body.get("active"):
+                body["scopes"] = body.get("scope", "").split()
+                body["hub_id"] = self.hub_id
+            return json_response(body)
+
+        return [
+            *authorize,
+            Route("/oauth/v3/token", token, methods=["POST"]),
+            Route("/oauth/v3/token/revoke", revoke, methods=["POST"]),
+            Route("/oauth/v3/token/introspect", introspect, methods=["POST"]),
+        ]
