@@ -1,0 +1,332 @@
+"""``unified-sdk demo``: the SDK at work against the local sandbox CRM, on loopback only.
+
+The demo is a list of small steps (:data:`STEPS`), each a function of the shared
+:class:`Demo` state, so a new part is one more function in the list. It uses the
+client it is given (the CLI passes one on ``--database-url``, else the SQLite file
+in the user data dir), so the demo's connection and call logs can be inspected
+after it with ``unified-sdk connections`` and ``unified-sdk logs``. Connections
+of earlier demo runs (external id ``unified-sdk-demo``) are deleted first.
+
+The sandbox server lives in the ``unified-sdk-sandbox`` distribution; it is
+imported here by name only because the demo starts it. The connection itself
+goes through the installed plugin like any provider's.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import import_module
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.rule import Rule
+from rich.text import Text
+
+from unified_sdk.errors import ConfigurationError, UnifiedError
+
+if TYPE_CHECKING:
+    from unified_sdk._client import Client
+    from unified_sdk._connections import Connection
+    from unified_sdk._events import Event
+    from unified_sdk._logs import CallLog
+
+DEMO_EXTERNAL_ID = "unified-sdk-demo"
+
+
+class SandboxLike(Protocol):
+    """What the demo uses of ``unified_sdk_sandbox.fake.SandboxServer`` (the common fake API)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def api_key(self) -> str: ...
+    def inject(self, *, status: int | None = None, times: int = 1, retry_after: float | None = None) -> None: ...
+    def __enter__(self) -> SandboxLike: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class DemoFailed(UnifiedError):
+    """A demo step did not see what it shows (the SDK or the sandbox misbehaved)."""
+
+
+@dataclass
+class Demo:
+    """The state the steps share."""
+
+    console: Console
+    client: Client
+    server: SandboxLike
+    deals: int
+    conn: Connection | None = None
+    events: list[Event] = field(default_factory=list)
+    faults_since: float = 0.0
+    """When the error-model steps began (their call logs are shown at the end)."""
+    listing_logs: int = 0
+    last_error_log: str | None = None
+
+    @property
+    def conn_id(self) -> str:
+        assert self.conn is not None, "the connection step runs first"
+        return self.conn.id
+
+    def step(self, title: str) -> None:
+        self.console.print()
+        self.console.print(Rule(Text(title, style="bold cyan"), align="left"))
+
+    def attempts(self, count: int) -> list[CallLog]:
+        """The last ``count`` calls of the demo connection, oldest first, printed one per line."""
+        rows = list(reversed(self.client.logs.list(connection_id=self.conn_id, limit=count)))
+        for log in rows:
+            path = re.sub(r"^https?://[^/]+", "", log.url)
+            status = str(log.status) if log.status is not None else "-"
+            outcome = f"{log.category} → {log.action}" if log.category else "ok"
+            style = "green" if not log.category else ("yellow" if log.action != "fail" else "red")
+            self.console.print(
+                Text.assemble(
+                    f"  attempt {log.attempt}: {log.method} {path} → ",
+                    (f"{status} {outcome}", style),
+                    (f"  ({log.action_reason}, {log.duration_ms or 0:.0f} ms)", "dim"),
+                )
+            )
+        return rows
+
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            raise DemoFailed(f"demo step failed: {what}", hint="please report this with the demo output")
+
+    def show_error(self, exc: UnifiedError) -> None:
+        self.console.print(Text(f"  {type(exc).__name__}: {exc.message}", style="red"))
+        self.console.print(Text(f"  hint: {exc.hint}", style="yellow"))
+        self.console.print(
+            Text(
+                f"  category={exc.category.value if exc.category else None} status={exc.status} "
+                f"provider_code={exc.provider_code} retryable={exc.retryable} log_id={exc.log_id}",
+                style="dim",
+            )
+        )
+        self.last_error_log = exc.log_id or self.last_error_log
+
+    def health(self) -> str:
+        value = self.client.connections.get(self.conn_id).health.value
+        style = {"healthy": "green", "new": "cyan"}.get(value, "bold red")
+        self.console.print(Text.assemble("  connection health: ", (value, style)))
+        return value
+
+
+def _load_sandbox_server() -> Callable[..., SandboxLike]:
+    try:
+        module = import_module("unified_sdk_sandbox.fake")
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the demo needs the sandbox provider and its server ({type(exc).__name__}: {exc})",
+            hint="pip install 'unified-sdk-sandbox[fake]' (make demo installs it)",
+        ) from exc
+    server_class: Callable[..., SandboxLike] = module.SandboxServer
+    return server_class
+
+
+# -- the steps --------------------------------------------------------------------------------
+# Issue 3 (OAuth) adds its step at the start of STEPS: configure the sandbox integration with
+# demo.server.oauth_client_id/secret, build client.auth.authorization_url(...), let
+# demo.server.approve(url) consent, and finish with client.auth.complete(callback_url).
+
+
+def api_key_connection(demo: Demo) -> None:
+    demo.step("1. An API-key connection")
+    demo.conn = demo.client.connections.create(
+        provider="sandbox",
+        credentials={"api_key": demo.server.api_key},
+        external_id=DEMO_EXTERNAL_ID,
+        config=demo.server.config,
+    )
+    demo.console.print(
+        f"  created {demo.conn.id} (provider sandbox, external id {DEMO_EXTERNAL_ID}); the key is stored encrypted"
+    )
+    demo.expect(demo.health() == "new", "a fresh connection is 'new'")
+
+
+def list_all_deals(demo: Demo) -> None:
+    demo.step(f"2. List every deal, 100 per page (the sandbox holds {demo.deals:,})")
+    seen: set[str | None] = set()
+    pages = 0
+    started = time.perf_counter()
+    first = None
+    with Progress(
+        TextColumn("  deals"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[pages]} pages"),
+        TimeElapsedColumn(),
+        console=demo.console,
+    ) as progress:
+        task = progress.add_task("deals", total=demo.deals, pages=0)
+        for page in demo.client.crm.deals.list(connection_id=demo.conn_id, limit=100).iter_pages():
+            pages += 1
+            first = first or (page.data[0] if page.data else None)
+            seen.update(deal.id for deal in page.data)
+            progress.update(task, advance=len(page.data), pages=pages)
+    elapsed = time.perf_counter() - started
+    demo.listing_logs = pages
+    demo.console.print(f"  {len(seen):,} distinct deals in {pages} pages, {elapsed:.2f} s")
+    if first is not None:
+        demo.console.print(
+            Text(
+                f"  first: {first.name!r}, {first.amount} {first.currency}, stage {first.stage!r}, "
+                f"pipeline {first.pipeline!r}",
+                style="dim",
+            )
+        )
+    demo.expect(len(seen) == demo.deals, f"listed {len(seen)} distinct deals, expected {demo.deals}")
+    demo.expect(demo.health() == "healthy", "a connection that answered is 'healthy'")
+
+
+def rate_limited(demo: Demo) -> None:
+    demo.faults_since = time.time()
+    demo.step("3. 429 Too Many Requests with Retry-After: 1 → wait, then retry")
+    demo.server.inject(status=429, times=1, retry_after=1)
+    started = time.perf_counter()
+    page = demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
+    elapsed = time.perf_counter() - started
+    rows = demo.attempts(2)
+    demo.console.print(f"  got {len(page.data)} deals after {elapsed:.2f} s; the caller saw no error")
+    demo.expect(
+        [r.status for r in rows] == [429, 200] and rows[0].action == "wait_and_retry",
+        "the 429 was waited out and retried",
+    )
+
+
+def provider_unavailable(demo: Demo) -> None:
+    demo.step("4. 503 Service Unavailable → exponential backoff with jitter, then retry (GET is idempotent)")
+    demo.server.inject(status=503, times=1)
+    page = demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
+    rows = demo.attempts(2)
+    demo.console.print(f"  got {len(page.data)} deals; the caller saw no error")
+    demo.expect([r.status for r in rows] == [503, 200], "the 503 was retried")
+
+
+def unauthorized(demo: Demo) -> None:
+    demo.step("5. 401 Unauthorized → AuthenticationError; the connection turns unhealthy_now")
+    demo.server.inject(status=401, times=1)
+    before = len(demo.events)
+    try:
+        demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
+    except UnifiedError as exc:
+        demo.attempts(1)
+        demo.show_error(exc)
+        demo.expect(exc.category is not None and exc.category.value == "authentication", "a 401 is authentication")
+    else:
+        demo.expect(False, "the 401 raised")
+    fired = [e.type for e in demo.events[before:]]
+    demo.expect(fired == ["connection.unhealthy"], f"one connection.unhealthy event (saw {fired})")
+    demo.expect(demo.health() == "unhealthy_now", "failing after successes is 'unhealthy_now'")
+
+
+def forbidden(demo: Demo) -> None:
+    demo.step("6. 403 Forbidden → PermissionDeniedError with a hint")
+    demo.server.inject(status=403, times=1)
+    try:
+        demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
+    except UnifiedError as exc:
+        demo.attempts(1)
+        demo.show_error(exc)
+        demo.expect(exc.category is not None and exc.category.value == "permission", "a 403 is permission")
+    else:
+        demo.expect(False, "the 403 raised")
+    demo.health()
+
+
+def recover(demo: Demo) -> None:
+    demo.step("7. Health check → healthy again")
+    before = len(demo.events)
+    conn = demo.client.connections.check(demo.conn_id)
+    demo.attempts(1)
+    demo.console.print(Text.assemble("  connection health: ", (conn.health.value, "green")))
+    fired = [e.type for e in demo.events[before:]]
+    demo.expect(fired == ["connection.healthy"], f"one connection.healthy event (saw {fired})")
+
+
+def summary(demo: Demo) -> None:
+    from unified_sdk.cli import connection_table, logs_table
+
+    demo.step("Call logs and health")
+    logs = demo.client.logs.list(connection_id=demo.conn_id, since=demo.faults_since, limit=100)
+    demo.console.print(f"  the listing made {demo.listing_logs} calls (all 200); the calls since then, oldest first:")
+    demo.console.print(logs_table(reversed(logs), show_connection=False))
+    demo.console.print(connection_table(demo.client.connections.get(demo.conn_id)))
+    prefix = "unified-sdk"
+    default_db = _default_url()
+    if demo.client.database_url != default_db:
+        prefix += f" --database-url {_shown_url(demo.client.database_url)}"
+    demo.console.print("\nExplore what the demo left in the database:")
+    demo.console.print(f"  {prefix} connections show {demo.conn_id}")
+    demo.console.print(f"  {prefix} logs --connection {demo.conn_id} --status-min 400")
+    if demo.last_error_log:
+        demo.console.print(f"  {prefix} logs --curl {demo.last_error_log}")
+
+
+#: The demo, in order. Each step is a function of :class:`Demo`.
+STEPS: list[Callable[[Demo], None]] = [
+    api_key_connection,
+    list_all_deals,
+    rate_limited,
+    provider_unavailable,
+    unauthorized,
+    forbidden,
+    recover,
+    summary,
+]
+
+
+def _default_url() -> str:
+    import os
+
+    from unified_sdk._dburl import default_sqlite_path
+
+    return os.environ.get("UNIFIED_SDK_DATABASE_URL") or f"sqlite:///{default_sqlite_path()}"
+
+
+def _shown_url(url: str) -> str:
+    """The URL without a password (``postgresql://user:***@host/db``)."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _print_event(demo: Demo, event: Event) -> None:
+    demo.events.append(event)
+    data = event.data
+    detail = ""
+    if "health" in data:
+        detail = f" health {data.get('previous_health')} → {data['health']}"
+    error = data.get("error")
+    if isinstance(error, dict):
+        status = f" {error['status']}" if error.get("status") else ""
+        detail += f" ({error.get('category')}{status})"
+    demo.console.print(Text(f"  ⚡ event {event.type} {event.connection_id}{detail}", style="magenta"))
+
+
+def run_demo(console: Console, *, client: Client, deals: int = 2500, steps: list[Any] | None = None) -> None:
+    """Start the sandbox server on loopback and run the demo steps with ``client``."""
+    server_class = _load_sandbox_server()
+    started = time.perf_counter()
+    console.print(Text("unified-sdk demo", style="bold"))
+    console.print(f"  database: {_shown_url(client.database_url)}")
+    for old in client.connections.list(provider="sandbox", external_id=DEMO_EXTERNAL_ID):
+        client.connections.delete(old.id)
+    with server_class(deals=deals) as server:
+        console.print(f"  sandbox CRM server: {server.url} (loopback only, {deals:,} deals)")
+        demo = Demo(console=console, client=client, server=server, deals=deals)
+        unsubscribe = client.events.on("*", lambda event: _print_event(demo, event))
+        try:
+            for step in steps if steps is not None else STEPS:
+                step(demo)
+        finally:
+            unsubscribe()
+    console.print(Text(f"\nDemo finished in {time.perf_counter() - started:.1f} s.", style="bold green"))

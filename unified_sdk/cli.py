@@ -1,0 +1,489 @@
+"""The ``unified-sdk`` command line: providers, connections, call logs and the demo.
+
+Each command is one small function registered with :func:`command`, which turns a
+:class:`~unified_sdk.errors.UnifiedError` into a red message with its hint and
+exit status 1 (no traceback). Adding a command is adding one function::
+
+    @command(app, "auth-url")
+    def auth_url(ctx: typer.Context, provider: str) -> None:
+        client = state(ctx).client()
+        ...
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from unified_sdk.errors import UnifiedError
+
+if TYPE_CHECKING:
+    from unified_sdk._client import Client
+    from unified_sdk._connections import Connection
+    from unified_sdk._logs import CallLog
+
+__all__ = ["app", "command", "connections_app", "main", "print_error", "state"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ENV_DATABASE_URL = "UNIFIED_SDK_DATABASE_URL"
+
+app = typer.Typer(
+    name="unified-sdk",
+    help="Inspect providers, connections and call logs of unified-sdk, and run the demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
+)
+connections_app = typer.Typer(help="List, show, check and delete stored connections.", no_args_is_help=True)
+app.add_typer(connections_app, name="connections")
+
+#: Where tables and results go; errors go to stderr. Replaced per invocation (see :func:`_root`).
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class State:
+    """What the global options chose; the client is created on first use and closed at exit."""
+
+    database_url: str | None
+    _client: Client | None = field(default=None, repr=False)
+
+    def client(self) -> Client:
+        if self._client is None:
+            from unified_sdk._client import Client
+
+            self._client = Client(database_url=self.database_url)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def state(ctx: typer.Context) -> State:
+    """The :class:`State` of this invocation."""
+    found = ctx.find_object(State)
+    if found is None:  # a command invoked without the root callback (e.g. embedded elsewhere)
+        found = ctx.ensure_object(State)
+    return found
+
+
+def print_error(exc: UnifiedError) -> None:
+    """Print an error's message and hint in red (no traceback)."""
+    err_console.print(Text(f"Error: {exc.message}", style="bold red"))
+    if exc.hint:
+        err_console.print(Text(f"hint: {exc.hint}", style="red"))
+    if exc.log_id:
+        err_console.print(Text(f"call log: {exc.log_id} (unified-sdk logs --curl {exc.log_id})", style="dim"))
+
+
+def fail(message: str, hint: str | None = None) -> NoReturn:
+    """Stop the command with a red message (and hint) and exit status 1."""
+    raise typer.Exit(_red(message, hint))
+
+
+def _red(message: str, hint: str | None) -> int:
+    err_console.print(Text(f"Error: {message}", style="bold red"))
+    if hint:
+        err_console.print(Text(f"hint: {hint}", style="red"))
+    return 1
+
+
+def command(group: typer.Typer, name: str | None = None, **options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Register ``fn`` as a command of ``group``; unified errors print in red and exit 1."""
+
+    def register(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except UnifiedError as exc:
+                print_error(exc)
+                raise typer.Exit(1) from None
+
+        group.command(name, **options)(run)
+        return fn
+
+    return register
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar=ENV_DATABASE_URL,
+            help="Database of connections and call logs (default: the SQLite file in the user data dir).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    global console, err_console
+    # Fresh consoles bound to this invocation's streams (CliRunner swaps sys.stdout/stderr).
+    console = Console(file=sys.stdout, highlight=False)
+    err_console = Console(file=sys.stderr, highlight=False)
+    current = State(database_url)
+    ctx.obj = current
+    ctx.call_on_close(current.close)
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
+
+
+def _health_text(health: str) -> Text:
+    style = {"healthy": "green", "new": "cyan", "unhealthy": "red", "unhealthy_now": "bold red"}
+    return Text(health, style=style.get(health, ""))
+
+
+def _dump_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
+
+
+def _connection_dict(conn: Connection) -> dict[str, Any]:
+    return {
+        "id": conn.id,
+        "provider": conn.provider,
+        "auth_type": conn.auth_type,
+        "external_id": conn.external_id,
+        "health": conn.health.value,
+        "config": dict(conn.config),
+        "scopes": conn.scopes,
+        "provider_scopes": conn.provider_scopes,
+        "last_healthy_at": conn.last_healthy_at,
+        "last_unhealthy_at": conn.last_unhealthy_at,
+        "last_error": dict(conn.last_error) if conn.last_error else None,
+        "rate_limit": dict(conn.rate_limit) if conn.rate_limit else None,
+        "created_at": conn.created_at,
+        "updated_at": conn.updated_at,
+    }
+
+
+def _log_dict(log: CallLog) -> dict[str, Any]:
+    return {
+        "id": log.id,
+        "created_at": log.created_at,
+        "connection_id": log.connection_id,
+        "provider": log.provider,
+        "operation": log.operation,
+        "method": log.method,
+        "url": log.url,
+        "status": log.status,
+        "duration_ms": log.duration_ms,
+        "category": log.category,
+        "action": log.action,
+        "action_reason": log.action_reason,
+        "attempt": log.attempt,
+        "error": log.error,
+        "provider_request_id": log.provider_request_id,
+    }
+
+
+def _short_url(url: str) -> str:
+    """The path and query of a logged URL (the host is the connection's base URL)."""
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return url
+    slash = url.find("/", scheme_end + 3)
+    return url[slash:] if slash >= 0 else "/"
+
+
+def _status_text(status: int | None) -> Text:
+    if status is None:
+        return Text("-", style="red")
+    return Text(str(status), style="green" if status < 400 else ("yellow" if status == 429 else "red"))
+
+
+def logs_table(logs: Iterable[CallLog], *, title: str | None = None, show_connection: bool = True) -> Table:
+    """A rich table of call-log rows, in the order given."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("log id", no_wrap=True, style="dim")
+    if show_connection:
+        table.add_column("connection", no_wrap=True)
+    table.add_column("operation", no_wrap=True)
+    table.add_column("request", overflow="fold")
+    table.add_column("status", justify="right")
+    table.add_column("category")
+    table.add_column("action")
+    table.add_column("try", justify="right")
+    table.add_column("ms", justify="right")
+    for log in logs:
+        row: list[str | Text] = [log.created_at.strftime("%H:%M:%S.%f")[:-3], log.id]
+        if show_connection:
+            row.append(log.connection_id or "-")
+        row += [
+            log.operation or "-",
+            f"{log.method} {_short_url(log.url)}",
+            _status_text(log.status),
+            Text(log.category or "", style="red" if log.category else ""),
+            log.action or "-",
+            str(log.attempt),
+            f"{log.duration_ms:.1f}" if log.duration_ms is not None else "-",
+        ]
+        table.add_row(*row)
+    return table
+
+
+# -- providers ------------------------------------------------------------------------------
+@command(app, "providers")
+def providers(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List installed provider plugins; a plugin that fails to load is listed with its error."""
+    client = state(ctx).client()
+    rows: list[dict[str, Any]] = []
+    for name in client.providers.names():
+        try:
+            info = client.providers.get(name)
+        except UnifiedError as exc:
+            why = client.providers.errors.get(name, exc.message)
+            rows.append({"name": name, "error": why})
+            continue
+        rows.append(
+            {
+                "name": info.name,
+                "display_name": info.display_name,
+                "categories": sorted(info.categories),
+                "auth_types": sorted(info.auth_types),
+                "resources": info.resources,
+                "unified_scopes": info.unified_scopes,
+                "version": info.version,
+                "error": None,
+            }
+        )
+    if as_json:
+        _dump_json(rows)
+        return
+    if not rows:
+        console.print("No provider plugins are installed (install e.g. unified-sdk-sandbox).")
+        return
+    table = Table(title="Provider plugins", title_justify="left", header_style="bold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("display name", no_wrap=True)
+    table.add_column("auth")
+    table.add_column("resources", overflow="fold")
+    table.add_column("version", no_wrap=True)
+    table.add_column("status", overflow="fold")
+    for row in rows:
+        if row["error"]:
+            table.add_row(row["name"], "", "", "", "", Text(f"failed to load: {row['error']}", "red"))
+        else:
+            table.add_row(
+                row["name"],
+                row["display_name"],
+                ", ".join(row["auth_types"]),
+                _resources_text(row["resources"]),
+                row["version"],
+                Text("ok", "green"),
+            )
+    console.print(table)
+
+
+def _resources_text(resources: list[str]) -> str:
+    """``crm.deals, crm.users`` → ``crm: deals, users`` (one line per category)."""
+    by_category: dict[str, list[str]] = {}
+    for resource in resources:
+        category, _, name = resource.rpartition(".")
+        by_category.setdefault(category or "-", []).append(name)
+    return "\n".join(f"{c}: {', '.join(names)}" for c, names in sorted(by_category.items()))
+
+
+# -- connections ----------------------------------------------------------------------------
+@command(connections_app, "list")
+def connections_list(
+    ctx: typer.Context,
+    provider: Annotated[str | None, typer.Option(help="Only this provider's connections.")] = None,
+    external_id: Annotated[str | None, typer.Option(help="Only connections of this external id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List stored connections with their health."""
+    conns = state(ctx).client().connections.list(provider=provider, external_id=external_id)
+    if as_json:
+        _dump_json([_connection_dict(c) for c in conns])
+        return
+    if not conns:
+        console.print("No connections.")
+        return
+    table = Table(title="Connections", title_justify="left", header_style="bold")
+    for column in ("id", "provider", "external id", "auth", "health", "last healthy", "last unhealthy"):
+        table.add_column(column, no_wrap=column in ("id", "health"))
+    for c in conns:
+        table.add_row(
+            c.id,
+            c.provider,
+            c.external_id or "-",
+            c.auth_type,
+            _health_text(c.health.value),
+            _when(c.last_healthy_at),
+            _when(c.last_unhealthy_at),
+        )
+    console.print(table)
+
+
+def connection_table(conn: Connection) -> Table:
+    """One connection as a two-column table (no secrets: credentials are never shown)."""
+    table = Table(show_header=False, title=f"Connection {conn.id}", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    error = conn.last_error
+    rows: list[tuple[str, str | Text]] = [
+        ("provider", conn.provider),
+        ("auth type", conn.auth_type),
+        ("external id", conn.external_id or "-"),
+        ("health", _health_text(conn.health.value)),
+        ("last healthy", _when(conn.last_healthy_at)),
+        ("last unhealthy", _when(conn.last_unhealthy_at)),
+        ("last error", _format_last_error(error) if error else "-"),
+        ("config", json.dumps(dict(conn.config), sort_keys=True)),
+        ("scopes", ", ".join(conn.scopes) if conn.scopes else "-"),
+        ("provider scopes", ", ".join(conn.provider_scopes) if conn.provider_scopes else "-"),
+        ("rate limit", json.dumps(dict(conn.rate_limit)) if conn.rate_limit else "-"),
+        ("created", _when(conn.created_at)),
+        ("updated", _when(conn.updated_at)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _format_last_error(error: Mapping[str, Any]) -> Text:
+    parts = [str(error.get("category") or "error")]
+    if error.get("status"):
+        parts.append(str(error["status"]))
+    if error.get("code"):
+        parts.append(f"[{error['code']}]")
+    text = " ".join(parts)
+    if error.get("message"):
+        text += f": {error['message']}"
+    at = error.get("at")
+    if isinstance(at, int | float):
+        text += f" (at {datetime.fromtimestamp(at).astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')})"
+    return Text(text, style="red")
+
+
+@command(connections_app, "show")
+def connections_show(
+    ctx: typer.Context,
+    connection_id: Annotated[str, typer.Argument(help="The connection id (conn_…).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show one connection: provider, config, scopes and health (never its credentials)."""
+    conn = state(ctx).client().connections.get(connection_id)
+    if as_json:
+        _dump_json(_connection_dict(conn))
+    else:
+        console.print(connection_table(conn))
+
+
+@command(connections_app, "check")
+def connections_check(
+    ctx: typer.Context,
+    connection_id: Annotated[str, typer.Argument(help="The connection id (conn_…).")],
+) -> None:
+    """Run the provider's health check now and print the connection's health."""
+    client = state(ctx).client()
+    try:
+        conn = client.connections.check(connection_id)
+    except UnifiedError as exc:
+        try:
+            health = client.connections.get(connection_id).health.value
+        except UnifiedError:
+            raise exc from None
+        err_console.print(Text.assemble("health: ", _health_text(health)))
+        raise
+    console.print(Text.assemble(f"{conn.id} ({conn.provider}) is ", _health_text(conn.health.value)))
+
+
+@command(connections_app, "delete")
+def connections_delete(
+    ctx: typer.Context,
+    connection_id: Annotated[str, typer.Argument(help="The connection id (conn_…).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a stored connection and its credentials."""
+    client = state(ctx).client()
+    conn = client.connections.get(connection_id)
+    if not yes and not typer.confirm(
+        f"Delete connection {conn.id} ({conn.provider}, external id {conn.external_id or '-'})?"
+    ):
+        raise typer.Exit(1)
+    client.connections.delete(connection_id)
+    console.print(f"Deleted {connection_id}.")
+
+
+# -- logs -----------------------------------------------------------------------------------
+@command(app, "logs")
+def logs(
+    ctx: typer.Context,
+    connection: Annotated[str | None, typer.Option("--connection", "-c", help="Only calls of this connection.")] = None,
+    status_min: Annotated[
+        int | None, typer.Option(help="Only calls with at least this HTTP status (e.g. 400).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Only calls of this error category (e.g. rate_limited).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows, newest first.")] = 50,
+    curl: Annotated[
+        str | None,
+        typer.Option("--curl", metavar="LOG_ID", help="Print one call as a curl command (secrets redacted)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show call logs, newest first, or one call as a curl command."""
+    client = state(ctx).client()
+    if curl is not None:
+        found = client.logs.get(curl)
+        if found is None:
+            fail(f"no call log with id {curl!r}", "list call logs with: unified-sdk logs")
+        typer.echo(found.as_curl())
+        return
+    rows = client.logs.list(connection_id=connection, status_min=status_min, category=category, limit=limit)
+    if as_json:
+        _dump_json([_log_dict(r) for r in rows])
+        return
+    if not rows:
+        console.print("No call logs.")
+        return
+    console.print(logs_table(rows, title=f"Call logs (newest first, {len(rows)} shown)"))
+
+
+# -- demo -----------------------------------------------------------------------------------
+@command(app, "demo")
+def demo(
+    ctx: typer.Context,
+    deals: Annotated[int, typer.Option(min=1, help="How many deals the sandbox is seeded with.")] = 2500,
+) -> None:
+    """Run the sandbox demo: a local CRM server, a connection, a listing and the error model at work.
+
+    Uses the database of --database-url / UNIFIED_SDK_DATABASE_URL, or by default the SQLite
+    file in the user data dir, so you can inspect the demo's connection and call logs after.
+    """
+    from unified_sdk._demo import run_demo
+
+    run_demo(console, client=state(ctx).client(), deals=deals)
+
+
+def main() -> None:
+    """Console-script entry point (``unified-sdk``)."""
+    app(prog_name="unified-sdk")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
