@@ -160,19 +160,23 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
                 tail.append(rid)
         items = yield from self._map_page(ctx, fresh, False)
         next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
-        if not next_after:
+        reached = int(state["a"]) + len(results)
+        if next_after and int(next_after) + limit <= ceiling:
+            state = {**state, "a": int(next_after), "t": tail_ts, "seen": tail}
+            return ListResult(items, _encode(state))
+        total = page.get("total")
+        # UNCONFIRMED whether HubSpot still offers paging.next at the ceiling (a request past it
+        # fails): stop only when the window ended below the ceiling or ``total`` says all were seen.
+        if (not next_after and reached < ceiling) or (isinstance(total, int) and total <= reached) or not results:
             return ListResult(items, None)
-        offset = int(next_after)
-        if offset + limit > ceiling:
-            if tail_ts == state["w"] and state["op"] == "GTE" and len(tail) >= ceiling:
-                raise NotSupportedError(
-                    f"more than {ceiling} HubSpot {self.object_type} share one modification time; "
-                    "the search API cannot page past them",
-                    provider="hubspot",
-                )
-            state = {"w": tail_ts, "op": "GTE", "a": 0, "t": tail_ts, "seen": tail}
-        else:
-            state = {**state, "a": offset, "t": tail_ts, "seen": tail}
+        if tail_ts == state["w"] and state["op"] == "GTE" and len(tail) >= ceiling:
+            raise NotSupportedError(
+                f"more than {ceiling} HubSpot {self.object_type} share one modification time; "
+                "the search API cannot page past them",
+                provider="hubspot",
+            )
+        # A new window from the latest modification time seen, skipping the records returned at it.
+        state = {"w": tail_ts, "op": "GTE", "a": 0, "t": tail_ts, "seen": tail}
         return ListResult(items, _encode(state))
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:

@@ -1,0 +1,38 @@
+"""Fixtures: a local HubSpot, a client on a real SQLite file, and a private-app connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hubspot_testkit import connect_api_key, new_client
+
+from unified_sdk import AsyncClient, Client, Connection
+from unified_sdk_hubspot.fake import FakeHubSpot
+
+
+@pytest.fixture
+def hubspot() -> Iterator[FakeHubSpot]:
+    with FakeHubSpot() as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    c = new_client(tmp_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+async def aclient(tmp_path: Path) -> Any:
+    c = new_client(tmp_path, AsyncClient)
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture
+def conn(client: Client, hubspot: FakeHubSpot) -> Connection:
+    return connect_api_key(client, hubspot)
