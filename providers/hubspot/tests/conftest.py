@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from hubspot_testkit import connect_api_key, new_client
+from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import AsyncClient, Client, Connection
-from unified_sdk_hubspot.fake import FakeHubSpot
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unified_sdk import Client, Connection
 from unified_sdk_hubspot.fake import FakeHubSpot
+
+from unified_sdk import Client, Connection
 
 REDIRECT_URI = "https://app.example.com/oauth/callback"
 

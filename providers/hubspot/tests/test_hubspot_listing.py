@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from hubspot_testkit import connect_api_key, new_client
+from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import AsyncClient, Client
-from unified_sdk_hubspot.fake import FakeHubSpot
 
 
 def _labels(fake: FakeHubSpot) -> tuple[dict[str, str], dict[str, str]]:
