@@ -15,10 +15,10 @@ from starlette.routing import Route
 
 from tests.toy.server import ToyServer
 from tests.toy.toy_plugin import ToyProvider
-from unified_sdk import Client, Event, Health, verify_webhook
+from unified_sdk import Category, Client, Event, Health, verify_webhook
 from unified_sdk._health import health_of, transition_event
 from unified_sdk._outcome import HealthSignal, Outcome
-from unified_sdk.errors import AuthenticationError, PermissionDeniedError
+from unified_sdk.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from unified_sdk.testing import LocalServer
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -74,7 +74,7 @@ def test_calls_drive_health_and_events_fire_once_per_transition(toy_client: Clie
     assert conn.health == Health.UNHEALTHY_NOW
     assert conn.last_error is not None and conn.last_error["category"] == "authentication"
     toy_server.inject(status=404, times=1)  # neutral: health stays
-    with pytest.raises(Exception):
+    with pytest.raises(NotFoundError):
         toy_client.crm.deals.list(connection_id=cid, limit=1)
     assert toy_client.connections.get(cid).health == Health.UNHEALTHY_NOW
     toy_client.crm.deals.list(connection_id=cid, limit=1)
@@ -97,8 +97,8 @@ def test_a_connection_that_never_worked_is_unhealthy(toy_client: Client, toy_ser
 
 
 def test_rate_limits_count_as_healthy_and_provider_errors_as_neutral() -> None:
-    assert Outcome.failure(__import__("unified_sdk").Category.RATE_LIMITED).health == HealthSignal.HEALTHY
-    assert Outcome.failure(__import__("unified_sdk").Category.PROVIDER_ERROR).health == HealthSignal.NEUTRAL
+    assert Outcome.failure(Category.RATE_LIMITED).health == HealthSignal.HEALTHY
+    assert Outcome.failure(Category.PROVIDER_ERROR).health == HealthSignal.NEUTRAL
 
 
 def test_a_broken_listener_does_not_break_calls(toy_client: Client, toy_server: ToyServer) -> None:
