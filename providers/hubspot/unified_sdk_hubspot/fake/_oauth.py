@@ -84,6 +84,8 @@ class HubSpotAuth:
         )
         self.client = self.server.register_client(client_id, client_secret)
         self.private_tokens: dict[str, tuple[str, ...]] = {}
+        self.introspections: list[dict[str, str]] = []
+        """The form of every introspection request (secrets included: test use only)."""
 
     def _shape_token(self, body: dict[str, Any], info: TokenInfo) -> dict[str, Any]:
         shaped: dict[str, Any] = {
@@ -170,8 +172,10 @@ class HubSpotAuth:
             return Response(status_code=200)
 
         async def introspect(request: Request) -> Response:
+            params = await form(request)
+            self.introspections.append(params)
             try:
-                body = self.server.introspect(await form(request))
+                body = self.server.introspect(params)
             except OAuthError as exc:
                 return failed(exc, "introspect")
             if body.get("active"):
