@@ -173,3 +173,14 @@ def test_base_url_from_token() -> None:
     assert SalesforceProvider().base_url_from_token({}) is None
     assert SalesforceProvider.oauth is not None and SalesforceProvider.oauth.expires_in_default is None
     assert datetime.now(UTC)  # keep the import honest for readers of the datetime tests
+
+
+def test_fast_construct_equals_model_construct() -> None:
+    from unified_sdk.models import Address, Deal, Metadata
+    from unified_sdk_salesforce.crm._base import construct
+
+    values = {"id": "006A", "name": "x", "metadata": [construct(Metadata, id="a__c", slug="a__c", value=1)]}
+    fast, slow = construct(Deal, **values), Deal.model_construct(**values)
+    assert fast == slow and fast.model_fields_set == slow.model_fields_set == set(values)
+    assert fast.model_dump() == slow.model_dump()
+    assert construct(Address) == Address.model_construct()

@@ -11,6 +11,7 @@ from unified_sdk_salesforce.crm._base import (
     SObjectAdapter,
     address_from,
     address_to,
+    construct,
     custom_fields,
     metadata_to,
     to_datetime,
@@ -50,7 +51,8 @@ class CompaniesAdapter(SObjectAdapter[Company]):
         website = record.get("Website")
         domain = _domain(website) if website else None
         phone = record.get("Phone")
-        return Company.model_construct(
+        return construct(
+            Company,
             id=record.get("Id"),
             created_at=to_datetime(record.get("CreatedDate")),
             updated_at=to_datetime(record.get("LastModifiedDate")),
@@ -59,7 +61,7 @@ class CompaniesAdapter(SObjectAdapter[Company]):
             domains=[domain] if domain else [],
             industry=record.get("Industry"),
             employees=record.get("NumberOfEmployees"),
-            telephones=[Telephone.model_construct(telephone=phone, type="work")] if phone else [],
+            telephones=[construct(Telephone, telephone=phone, type="work")] if phone else [],
             description=record.get("Description"),
             address=address_from(record, "Billing"),
             user_id=record.get("OwnerId"),

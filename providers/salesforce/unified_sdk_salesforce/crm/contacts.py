@@ -10,6 +10,7 @@ from unified_sdk_salesforce.crm._base import (
     SObjectAdapter,
     address_from,
     address_to,
+    construct,
     custom_fields,
     first_id,
     metadata_to,
@@ -59,7 +60,8 @@ class ContactsAdapter(SObjectAdapter[Contact]):
         account = record.get("AccountId")
         parent = record.get("Account")
         email = record.get("Email")
-        return Contact.model_construct(
+        return construct(
+            Contact,
             id=record.get("Id"),
             created_at=to_datetime(record.get("CreatedDate")),
             updated_at=to_datetime(record.get("LastModifiedDate")),
@@ -70,11 +72,9 @@ class ContactsAdapter(SObjectAdapter[Contact]):
             department=record.get("Department"),
             company=parent.get("Name") if isinstance(parent, dict) else None,
             company_ids=[account] if account else [],
-            emails=[Email.model_construct(email=email, type="work")] if email else [],
+            emails=[construct(Email, email=email, type="work")] if email else [],
             telephones=[
-                Telephone.model_construct(telephone=record[name], type=kind)
-                for name, kind in PHONES
-                if record.get(name)
+                construct(Telephone, telephone=record[name], type=kind) for name, kind in PHONES if record.get(name)
             ],
             address=address_from(record, "Mailing"),
             user_id=record.get("OwnerId"),

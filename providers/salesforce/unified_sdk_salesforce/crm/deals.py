@@ -8,6 +8,7 @@ from typing import Any
 from unified_sdk.models import Deal
 from unified_sdk_salesforce.crm._base import (
     SObjectAdapter,
+    construct,
     custom_fields,
     first_id,
     metadata_to,
@@ -51,7 +52,8 @@ class DealsAdapter(SObjectAdapter[Deal]):
         stage = record.get("StageName")
         close = to_datetime(record.get("CloseDate"))
         account = record.get("AccountId")
-        return Deal.model_construct(
+        return construct(
+            Deal,
             id=record.get("Id"),
             created_at=to_datetime(record.get("CreatedDate")),
             updated_at=to_datetime(record.get("LastModifiedDate")),

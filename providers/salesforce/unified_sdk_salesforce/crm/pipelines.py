@@ -22,6 +22,7 @@ from unified_sdk.provider import (
 )
 from unified_sdk_salesforce import _soql
 from unified_sdk_salesforce._provider import api_version
+from unified_sdk_salesforce.crm._base import construct
 
 PIPELINE_ID = "opportunity"
 PIPELINE_NAME = "Opportunity"
@@ -31,7 +32,8 @@ _FIELDS = ("Id", "ApiName", "MasterLabel", "IsActive", "SortOrder", "DefaultProb
 
 def to_stage(record: dict[str, Any]) -> Stage:
     probability = record.get("DefaultProbability")
-    return Stage.model_construct(
+    return construct(
+        Stage,
         # A deal's stage_id is its StageName, which holds the stage's API name.
         id=record.get("ApiName") or record.get("MasterLabel"),
         name=record.get("MasterLabel"),
@@ -54,7 +56,8 @@ class PipelinesAdapter(ReadOnlyAdapter[Pipeline]):
             response = yield ProviderRequest("GET", str(body["nextRecordsUrl"]))
             body = response.json()
             records += body["records"]
-        return Pipeline.model_construct(
+        return construct(
+            Pipeline,
             id=PIPELINE_ID,
             name=PIPELINE_NAME,
             is_active=True,

@@ -6,7 +6,7 @@ from typing import Any
 
 from unified_sdk.models import Email, User
 from unified_sdk.provider import CrmObjectAdapter
-from unified_sdk_salesforce.crm._base import SObjectAdapter, to_datetime
+from unified_sdk_salesforce.crm._base import SObjectAdapter, construct, to_datetime
 
 
 class UsersAdapter(SObjectAdapter[User]):
@@ -18,14 +18,15 @@ class UsersAdapter(SObjectAdapter[User]):
 
     def to_model(self, record: dict[str, Any]) -> User:
         email = record.get("Email")
-        return User.model_construct(
+        return construct(
+            User,
             id=record.get("Id"),
             created_at=to_datetime(record.get("CreatedDate")),
             updated_at=to_datetime(record.get("LastModifiedDate")),
             name=record.get("Name"),
             first_name=record.get("FirstName"),
             last_name=record.get("LastName"),
-            emails=[Email.model_construct(email=email, type="work")] if email else [],
+            emails=[construct(Email, email=email, type="work")] if email else [],
             title=record.get("Title"),
             is_active=record.get("IsActive"),
             raw=record,
