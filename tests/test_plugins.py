@@ -27,7 +27,7 @@ def _install_dist(site: Path, dist: str, entry_points: dict[str, str]) -> None:
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     site = tmp_path / "site"
     site.mkdir()
-    (site / "throwaway_plugin.py").write_text(
+    (site / "core_throwaway_plugin.py").write_text(
         textwrap.dedent(
             """
             from tests.toy.toy_plugin import ToyProvider
@@ -38,12 +38,12 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             """
         )
     )
-    (site / "broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
-    _install_dist(site, "throwaway_plugin", {"throwaway": "throwaway_plugin:ThrowawayProvider"})
-    _install_dist(site, "broken_plugin", {"broken": "broken_plugin:BrokenProvider"})
+    (site / "core_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
+    _install_dist(site, "core_throwaway_plugin", {"throwaway": "core_throwaway_plugin:ThrowawayProvider"})
+    _install_dist(site, "core_broken_plugin", {"broken": "core_broken_plugin:BrokenProvider"})
     monkeypatch.syspath_prepend(str(site))
     yield site
-    for mod in ("throwaway_plugin", "broken_plugin"):
+    for mod in ("core_throwaway_plugin", "core_broken_plugin"):
         sys.modules.pop(mod, None)
 
 

@@ -72,8 +72,11 @@ class ProviderRegistry:
             return self._instantiate(name, self._fixed[name])
         if name not in self.names():
             raise self._unknown(name)
-        from stevedore import DriverManager
+        from stevedore import DriverManager, ExtensionManager
 
+        # stevedore keeps the entry points it saw first for the life of the process;
+        # drop them so a plugin installed (or removed) since then loads as listed.
+        ExtensionManager.ENTRY_POINT_CACHE.pop(NAMESPACE, None)
         failure: list[BaseException] = []
 
         def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
