@@ -82,7 +82,7 @@ class ConnectionRecord:
     credentials_version: int
     scopes: list[str] | None
     health: Health
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)
 
 
 def credentials_from_input(data: Mapping[str, Any]) -> Credentials:
