@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sf_testkit import connect, new_client
 from unified_sdk_salesforce.fake import FakeSalesforce
 
-from unified_sdk import AsyncClient, Client, Connection
+from unified_sdk import Client, Connection
 
 
 @pytest.fixture
@@ -24,13 +23,6 @@ def client(tmp_path: Path) -> Iterator[Client]:
     c = new_client(tmp_path)
     yield c
     c.close()
-
-
-@pytest.fixture
-async def aclient(tmp_path: Path) -> Any:
-    c = new_client(tmp_path, AsyncClient)
-    yield c
-    await c.aclose()
 
 
 @pytest.fixture
