@@ -172,9 +172,7 @@ def test_pkce_s256_code_exchange(auth: AuthorizationServer, http: httpx2.Client,
     assert auth.token_requests == {"authorization_code": 1}
 
 
-def test_pkce_plain_code_exchange(
-    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
-) -> None:
+def test_pkce_plain_code_exchange(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
     verifier = new_verifier()
     code = callback_params(auth.approve(authorize_url(client, verifier=verifier, method="plain")))["code"]
     assert exchange(http, client, code, verifier).status_code == 200
@@ -211,9 +209,7 @@ def test_code_reuse_is_rejected_and_revokes_its_tokens(
     assert refresh(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_code_expires(
-    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
-) -> None:
+def test_code_expires(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock) -> None:
     code = callback_params(auth.approve(authorize_url(client)))["code"]
     clock.now += 61
     r = exchange(http, client, code)
@@ -341,9 +337,7 @@ def test_refresh_scope_narrowing(auth: AuthorizationServer, http: httpx2.Client,
     assert (r.status_code, r.json()["error"]) == (400, "invalid_scope")
 
 
-def test_refresh_token_bound_to_client(
-    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
-) -> None:
+def test_refresh_token_bound_to_client(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
     first = login(auth, http, client)
     other = auth.register_client()
     assert refresh(http, other, first["refresh_token"]).json()["error"] == "invalid_grant"
@@ -415,9 +409,7 @@ def test_revoke_refresh_token_revokes_family(
     assert refresh(http, client, tokens["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_revoke_unknown_token_and_auth(
-    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
-) -> None:
+def test_revoke_unknown_token_and_auth(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
     r = http.post(
         "/oauth/revoke",
         data={
@@ -443,9 +435,7 @@ def test_revoke_unknown_token_and_auth(
     assert auth.check_access_token(tokens["access_token"]).active
 
 
-def test_introspection(
-    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
-) -> None:
+def test_introspection(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock) -> None:
     tokens = login(auth, http, client)
     body = introspect(http, client, tokens["access_token"])
     assert body == {
