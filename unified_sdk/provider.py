@@ -1,4 +1,4 @@
-"""The provider plugin contract.
+"""The provider plugin contract (everything a plugin needs is importable from here).
 
 A provider plugin is an ordinary package registered under the
 ``unified_sdk.providers`` entry-point group; the entry point names a
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthType",
+    "Category",
     "Credentials",
     "CrmObjectAdapter",
     "ListQuery",
@@ -54,12 +55,15 @@ __all__ = [
     "OAuth2Spec",
     "OperationContext",
     "OperationFlow",
+    "Outcome",
     "Provider",
     "ProviderRequest",
     "ProviderResponse",
     "RateLimit",
     "ReadOnlyAdapter",
     "ScopeMapping",
+    "category_for_status",
+    "parse_retry_after",
 ]
 
 T = TypeVar("T")
