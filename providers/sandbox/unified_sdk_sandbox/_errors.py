@@ -90,8 +90,7 @@ def classify_response(provider: Provider, response: ProviderResponse) -> Outcome
         )
     code = str(error.get("type") or "") or None
     message = error.get("message")
-    category = (ERROR_CATEGORIES.get(code) if code else None) or category_for_status(status)
-    assert category is not None
+    category = ERROR_CATEGORIES.get(code or "") or category_for_status(status) or Category.PROVIDER_ERROR
     details: dict[str, Any] = {}
     hint = _HINTS.get(code or "")
     retry_after = parse_retry_after(response.headers)

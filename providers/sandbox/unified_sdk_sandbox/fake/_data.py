@@ -373,7 +373,7 @@ class SandboxData:
             }
             for order, (label, probability) in enumerate(stages):
                 kind = "won" if probability == 100 else "lost" if probability == 0 else "open"
-                stage = {
+                stage: dict[str, Any] = {
                     "id": f"stg_{pid[4:7]}_{order + 1}",
                     "label": label,
                     "probability": probability,

@@ -208,7 +208,7 @@ class SandboxServer(LocalServer):
     def build_app(self) -> Any:
         from starlette.applications import Starlette
 
-        oauth_app = Starlette(routes=oauth_routes(self.oauth, title="Sandbox CRM: authorize access"))
+        oauth_app: Any = Starlette(routes=oauth_routes(self.oauth, title="Sandbox CRM: authorize access"))
 
         async def inner(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":

@@ -1,0 +1,48 @@
+"""Users: sandbox ``/v1/users`` (record owners) as unified :class:`~unified_sdk.models.User`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from unified_sdk.models import Email, User
+from unified_sdk.provider import (
+    ListQuery,
+    ListResult,
+    OperationContext,
+    OperationFlow,
+    ProviderRequest,
+    ReadOnlyAdapter,
+)
+from unified_sdk_sandbox.crm import _common as c
+
+
+def to_user(r: dict[str, Any]) -> User:
+    first = r.get("first_name")
+    last = r.get("last_name")
+    email = r.get("email")
+    return c.construct(
+        User,
+        id=r["id"],
+        created_at=c.timestamp(r.get("created_at")),
+        updated_at=c.timestamp(r.get("updated_at")),
+        name=f"{first} {last}" if first and last else first or last,
+        first_name=first,
+        last_name=last,
+        emails=[c.construct(Email, email=email, type="work")] if email else [],
+        title=r.get("job_title"),
+        is_active=r.get("active"),
+        raw=r,
+    )
+
+
+class UsersAdapter(ReadOnlyAdapter[User]):
+    """``crm.users``: list (one page) and get."""
+
+    def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[User]]:
+        response = yield ProviderRequest("GET", "/v1/users")
+        return ListResult([to_user(r) for r in response.json()["data"]], None)
+
+    def get(self, ctx: OperationContext, id: str) -> OperationFlow[User]:
+        response = yield ProviderRequest("GET", f"/v1/users/{quote(id, safe='')}")
+        return to_user(response.json())
