@@ -57,3 +57,18 @@ def test_every_adapter_imports() -> None:
     provider = HubSpotProvider()
     for resource in HubSpotProvider.adapters:
         assert provider.adapter(resource) is not None
+
+
+def test_fast_construction_equals_model_construct() -> None:
+    from decimal import Decimal
+
+    from unified_sdk_hubspot.crm._values import construct
+
+    from unified_sdk.models import Deal, Metadata
+
+    values = {"id": "1", "name": "x", "amount": Decimal("0.1"), "metadata": [construct(Metadata, slug="a", value=1)]}
+    fast = construct(Deal, **values)
+    slow = Deal.model_construct(**values)
+    assert fast == slow
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump() == slow.model_dump()

@@ -36,8 +36,12 @@ _ADDRESS = {
     "country": "country",
 }
 
-_construct = Company.model_construct
-_phone = Telephone.model_construct
+def _construct(**values: Any) -> Company:
+    return v.construct(Company, **values)
+
+
+def _phone(**values: Any) -> Telephone:
+    return v.construct(Telephone, **values)
 
 
 class CompaniesAdapter(HubSpotObjectAdapter[Company]):

@@ -31,10 +31,20 @@ _PROPERTIES = (
 _KNOWN = frozenset({*_PROPERTIES, "hs_object_id", "hs_lastmodifieddate"})
 _ADDRESS = {"address": "address1", "city": "city", "state": "region", "zip": "postal_code", "country": "country"}
 
-_construct = Contact.model_construct
-_email = Email.model_construct
-_phone = Telephone.model_construct
-_address = Address.model_construct
+def _construct(**values: Any) -> Contact:
+    return v.construct(Contact, **values)
+
+
+def _email(**values: Any) -> Email:
+    return v.construct(Email, **values)
+
+
+def _phone(**values: Any) -> Telephone:
+    return v.construct(Telephone, **values)
+
+
+def _address(**values: Any) -> Address:
+    return v.construct(Address, **values)
 
 
 def address_of(p: Mapping[str, Any], fields: Mapping[str, str]) -> Address | None:

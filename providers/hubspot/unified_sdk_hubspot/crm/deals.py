@@ -30,7 +30,8 @@ _PROPERTIES = (
 #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
 _KNOWN = frozenset({*_PROPERTIES, "hs_object_id"})
 
-_construct = Deal.model_construct
+def _construct(**values: Any) -> Deal:
+    return v.construct(Deal, **values)
 
 
 class DealsAdapter(HubSpotObjectAdapter[Deal]):
