@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 from sf_testkit import ALL_SCOPES, configure, connect, new_client
-from unified_sdk_salesforce import SalesforceProvider
-from unified_sdk_salesforce._provider import api_version, login_endpoints
+from unified_sdk_salesforce import SalesforceProvider, login_endpoints
+from unified_sdk_salesforce._provider import api_version
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client

@@ -3,6 +3,6 @@
 Importing this package loads neither the adapters nor the fake.
 """
 
-from unified_sdk_salesforce._provider import DEFAULT_API_VERSION, SalesforceProvider
+from unified_sdk_salesforce._provider import DEFAULT_API_VERSION, SalesforceProvider, login_endpoints
 
-__all__ = ["DEFAULT_API_VERSION", "SalesforceProvider"]
+__all__ = ["DEFAULT_API_VERSION", "SalesforceProvider", "login_endpoints"]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk._outcome import Category, HealthSignal, Outcome
+from unified_sdk import Category, HealthSignal, Outcome
 from unified_sdk.provider import ProviderResponse, RateLimit
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")

@@ -24,8 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from unified_sdk._actions import ActionRule, ResponseAction
-from unified_sdk._outcome import Outcome
+from unified_sdk import ActionRule, Outcome, ResponseAction
 from unified_sdk.provider import (
     AuthType,
     OAuth2Spec,

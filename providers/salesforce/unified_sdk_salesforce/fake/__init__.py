@@ -140,8 +140,6 @@ class FakeSalesforce(LocalServer):
             ids = list(self.org.records["Account"])[:2] or ["001000000000001AAA", "001000000000002AAA"]
             return [f"/services/data/v62.0/sobjects/Account/{i}" for i in ids], headers
         code, message = _INJECTED.get(status, ("UNKNOWN_EXCEPTION", f"injected status {status}"))
-        if status == 403 and fault.body is None and fault.path and "limit" in fault.path:
-            code, message = "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."
         return ApiError(status, code, message).body(), headers
 
     async def _identity(self, request: Request) -> Response:
