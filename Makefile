@@ -38,6 +38,7 @@ test: install-dev
 	$(PY) -m pytest -q
 
 bench: install-dev
+	$(PIP) install -q $(foreach d,$(PROVIDER_DIRS),-e '$(d)[fake,bench]')
 	$(PY) -m benchmarks
 
 clean:

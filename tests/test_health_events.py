@@ -134,3 +134,23 @@ def test_events_are_delivered_as_signed_webhooks(db_url: str, toy_server: ToySer
         assert headers["webhook-id"].startswith("evt_")
         assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
         client.close()
+
+
+def test_rate_limit_budget_is_stored_and_warned_once(toy_client: Client, toy_server: ToyServer) -> None:
+    warnings: list[Event] = []
+    toy_client.events.on("connection.rate_limit_warning", warnings.append)
+    toy_server.daily_budget = 20
+    cid = _conn(toy_client, toy_server)
+    for _ in range(5):
+        toy_client.crm.deals.list(connection_id=cid, limit=1)
+    budget = toy_client.connections.get(cid).rate_limit
+    assert budget is not None and (budget["remaining"], budget["limit"]) == (15, 20)
+    assert warnings == []
+    for _ in range(12):  # 17 of 20 used: 85 %, below the line
+        toy_client.crm.deals.list(connection_id=cid, limit=1)
+    assert warnings == []
+    toy_client.crm.deals.list(connection_id=cid, limit=1)  # 18 of 20: 90 %
+    assert [(w.data["remaining"], w.data["usage"]) for w in warnings] == [(2, 0.9)]
+    toy_client.crm.deals.list(connection_id=cid, limit=1)
+    assert len(warnings) == 1  # once per crossing, not per call
+    assert warnings[0].data["threshold"] == 0.9

@@ -96,6 +96,7 @@ class _Core:
         providers: Mapping[str, type[Provider]] | None,
         refresh_skew: float,
         log_bodies: bool,
+        rate_limit_warning: float = 0.9,
     ) -> None:
         url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
         self.database_url = url
@@ -106,6 +107,7 @@ class _Core:
         self.throttle = Throttle()
         self.timeout = timeout
         self.refresh_skew = refresh_skew
+        self.rate_limit_warning = rate_limit_warning
         self.log_bodies = log_bodies
         self.user_agent = "unified-sdk-python/0.1"
         self._refresh_lock = threading.Lock()
@@ -656,6 +658,7 @@ class _BaseClient:
         providers: Mapping[str, type[Provider]] | None = None,
         refresh_skew: float = 60.0,
         log_bodies: bool = True,
+        rate_limit_warning: float = 0.9,
     ) -> None:
         self._core = _Core(
             database_url=database_url,
@@ -666,6 +669,7 @@ class _BaseClient:
             providers=providers,
             refresh_skew=refresh_skew,
             log_bodies=log_bodies,
+            rate_limit_warning=rate_limit_warning,
         )
         self.providers = Providers(self._core)
         self.logs = Logs(self._core)

@@ -15,7 +15,7 @@ from unified_sdk._events import Event, EventBus
 from unified_sdk._health import Health, apply_signal, health_of, transition_event
 from unified_sdk._outcome import HealthSignal, Outcome
 from unified_sdk.errors import ConfigurationError, ConnectionNotFoundError
-from unified_sdk.provider import AuthType, Credentials
+from unified_sdk.provider import AuthType, Credentials, RateLimit
 
 if TYPE_CHECKING:
     from unified_sdk._crypto import SecretBox
@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 
 #: A healthy signal on an already healthy connection is written at most this often.
 HEALTHY_WRITE_INTERVAL = 5.0
+#: The rate-limit budget of a connection is written at most this often (and on crossing the warning line).
+RATE_LIMIT_WRITE_INTERVAL = 5.0
+#: Budgets that reset sooner than this are left to the throttle: no warning events for them.
+SHORT_WINDOW = 60.0
+
+
+def usage_of(limit: RateLimit) -> float | None:
+    """The share of a budget used (0..1), when the provider says both remaining and limit."""
+    if limit.remaining is None or not limit.limit:
+        return None
+    return min(max(1.0 - limit.remaining / limit.limit, 0.0), 1.0)
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -148,6 +159,17 @@ def load_credentials(d: Mapping[str, Any]) -> Credentials:
     )
 
 
+def _budget(limit: RateLimit) -> dict[str, Any]:
+    return {
+        "remaining": limit.remaining,
+        "limit": limit.limit,
+        "reset_after": limit.reset_after,
+        "policy": limit.policy,
+        "usage": usage_of(limit),
+        "at": time.time(),
+    }
+
+
 def new_connection_id() -> str:
     return "conn_" + secrets.token_hex(12)
 
@@ -162,6 +184,8 @@ class ConnectionStore:
         self.events = events
         self._decrypted: dict[str, Credentials] = {}
         self._healthy_written: dict[str, float] = {}
+        self._rate_written: dict[str, tuple[float, bool]] = {}
+        self._rate_latest: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -178,6 +202,9 @@ class ConnectionStore:
         row = self.store.get_connection(connection_id)
         if row is None:
             raise ConnectionNotFoundError(f"no connection with id {connection_id!r}", connection_id=connection_id)
+        latest = self._rate_latest.get(connection_id)
+        if latest is not None and latest["at"] > ((row["rate_limit"] or {}).get("at") or 0):
+            row["rate_limit"] = latest  # this process saw a newer budget than the one written
         return row
 
     def record(self, connection_id: str) -> ConnectionRecord:
@@ -201,6 +228,32 @@ class ConnectionStore:
             health=health_of(row["last_healthy_at"], row["last_unhealthy_at"]),
             secrets=creds.secret_values(),
         )
+
+    # -- rate limits ----------------------------------------------------------------
+    def _above(self, limit: RateLimit, threshold: float) -> bool:
+        usage = usage_of(limit)
+        long_window = limit.reset_after is None or limit.reset_after >= SHORT_WINDOW
+        return usage is not None and long_window and usage >= threshold
+
+    def needs_rate_limit_write(self, connection_id: str, limit: RateLimit, threshold: float) -> bool:
+        """Whether the budget must be written now (cheap, in memory; the latest is kept either way)."""
+        self._rate_latest[connection_id] = _budget(limit)
+        previous = self._rate_written.get(connection_id)
+        if previous is None or previous[1] != self._above(limit, threshold):
+            return True
+        return time.monotonic() - previous[0] > RATE_LIMIT_WRITE_INTERVAL
+
+    def record_rate_limit(self, connection_id: str, provider: str, limit: RateLimit, threshold: float) -> None:
+        """Store the remaining budget on the connection; warn once when usage crosses ``threshold``."""
+        above = self._above(limit, threshold)
+        was_above = self._rate_written.get(connection_id, (0.0, False))[1]
+        self._rate_written[connection_id] = (time.monotonic(), above)
+        budget = _budget(limit)
+        self.store.update_connection(connection_id, {"rate_limit": budget})
+        if above and not was_above:
+            self.events.emit(
+                Event("connection.rate_limit_warning", connection_id, provider, {**budget, "threshold": threshold})
+            )
 
     # -- health -------------------------------------------------------------------
     def needs_health_write(self, connection_id: str, before: Health, signal: HealthSignal) -> bool:

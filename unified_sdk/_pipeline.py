@@ -196,6 +196,13 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             limit = provider.parse_rate_limit(result.headers)
             if limit is not None:
                 core.throttle.update(conn.id, limit)
+                budgets = core.connections_store
+                if conn.credentials_version > 0 and budgets.needs_rate_limit_write(
+                    conn.id, limit, core.rate_limit_warning
+                ):
+                    yield Blocking(
+                        lambda: budgets.record_rate_limit(conn.id, provider.name, limit, core.rate_limit_warning)
+                    )
             if outcome.category == Category.RATE_LIMITED:
                 sent = False  # a rate-limited request was not processed
         decision = core.actions.decide(

@@ -47,13 +47,16 @@ class ResourceFlows(Generic[M]):
         return found
 
     def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
-        fields = self._validate(data)
-        created: M | None = yield from self._run(connection_id, "create", lambda a, c: a.create(c.ctx, fields))
+        # Validated after the support check (an unsupported write says so first), before sending.
+        created: M | None = yield from self._run(
+            connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data))
+        )
         return created
 
     def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
-        fields = self._validate(data)
-        updated: M | None = yield from self._run(connection_id, "update", lambda a, c: a.update(c.ctx, id, fields))
+        updated: M | None = yield from self._run(
+            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data))
+        )
         return updated
 
     def delete(self, connection_id: str, id: str) -> Flow[None]:

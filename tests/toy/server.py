@@ -18,6 +18,8 @@ class ToyServer(LocalServer):
         super().__init__()
         self.items = [{"key": i, "label": f"item {i}"} for i in range(items)]
         self.hits: dict[str, int] = {}
+        self.daily_budget = 1000
+        """Requests the toy "day" allows; every API response says how much is left."""
         self._lock = threading.Lock()
 
     def build_app(self) -> Any:
@@ -31,7 +33,9 @@ class ToyServer(LocalServer):
             start = int(request.query_params.get("after", "0"))
             page = self.items[start : start + n]
             after = str(start + n) if start + n < len(self.items) else None
-            return JSONResponse({"items": page, "after": after})
+            used = sum(self.hits.values())
+            headers = {"x-budget": f"{max(self.daily_budget - used, 0)}/{self.daily_budget}"}
+            return JSONResponse({"items": page, "after": after}, headers=headers)
 
         app = Starlette(routes=[Route("/items", items, methods=["GET", "POST"])])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from unified_sdk.models import Deal
@@ -15,6 +16,7 @@ from unified_sdk.provider import (
     OperationFlow,
     Provider,
     ProviderRequest,
+    RateLimit,
     ScopeMapping,
 )
 
@@ -41,6 +43,10 @@ class ToyProvider(Provider):
     base_url = "http://127.0.0.1:9"
     scopes = {"crm_deal_read": ScopeMapping(required=("items",))}
     adapters = {"crm.deals": "tests.toy.toy_plugin:ToyDeals"}
+
+    def parse_rate_limit(self, headers: Mapping[str, str]) -> RateLimit | None:
+        remaining, _, limit = (headers.get("x-budget") or "").partition("/")
+        return RateLimit(remaining=int(remaining), limit=int(limit)) if limit else None
 
     def health_check(self, ctx: OperationContext) -> OperationFlow[None]:
         yield ProviderRequest("GET", "/items", params={"n": 1})

@@ -168,7 +168,10 @@ class _StrictWrite(BaseModel):
 
 def write_model(model: type[UnifiedModel]) -> type[BaseModel]:
     """The strict variant of ``model`` used to validate writes before sending."""
-    return _WRITE_MODELS[model]
+    found = _WRITE_MODELS.get(model)
+    if found is None:
+        found = _WRITE_MODELS[model] = _strict(model)
+    return found
 
 
 def _strict(model: type[UnifiedModel]) -> type[BaseModel]:
