@@ -16,6 +16,7 @@ import secrets as _secrets
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -201,7 +202,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
                     conn.id, limit, core.rate_limit_warning
                 ):
                     yield Blocking(
-                        lambda: budgets.record_rate_limit(conn.id, provider.name, limit, core.rate_limit_warning)
+                        partial(budgets.record_rate_limit, conn.id, provider.name, limit, core.rate_limit_warning)
                     )
             if outcome.category == Category.RATE_LIMITED:
                 sent = False  # a rate-limited request was not processed
