@@ -16,8 +16,8 @@ import secrets as _secrets
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
