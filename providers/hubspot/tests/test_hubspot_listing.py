@@ -96,18 +96,23 @@ def test_custom_properties_go_to_metadata_and_the_record_to_raw(client: Client, 
 
 
 def test_updated_after_walks_past_the_search_ceiling_without_loss_or_repeats(tmp_path: Path) -> None:
-    with FakeHubSpot(search_limit_per_second=None) as fake, new_client(tmp_path) as client:
-        fake.seed(deals=10_700)
+    with (
+        FakeHubSpot(search_limit_per_second=None, ten_second_limit=100_000) as fake,
+        new_client(tmp_path) as client,
+    ):
+        fake.seed(deals=10_700, contacts=20, companies=5)
         conn = connect_api_key(client, fake)
         records = sorted(
             fake.records("deals"), key=lambda r: (_ms(r["properties"]["hs_lastmodifieddate"]), int(r["id"]))
         )
-        # Start right after a group of three records sharing one modification time, so the
-        # 10,000th result (3 * 3333 + 1) is the first of a group: the next window must
-        # return that time again and skip exactly the record already seen.
-        since_ms = _ms(records[299]["properties"]["hs_lastmodifieddate"])
-        assert _ms(records[300]["properties"]["hs_lastmodifieddate"]) > since_ms
-        expected = [r["id"] for r in records if _ms(r["properties"]["hs_lastmodifieddate"]) > since_ms]
+        times = [_ms(r["properties"]["hs_lastmodifieddate"]) for r in records]
+        # Start right before a group of three records sharing one modification time, so the
+        # 10,000th result (3 * 3333 + 1) is the first of a group: the next window must return
+        # that time again and skip exactly the record already seen.
+        k = next(i for i in range(299, 400) if times[i + 1] > times[i])
+        assert times[k + 1] == times[k + 3] < times[k + 4]
+        since_ms = times[k]
+        expected = {r["id"]: r for r in records[k + 1:]}
         assert len(expected) > 10_000
         before = len(fake.requests)
 
@@ -117,27 +122,44 @@ def test_updated_after_walks_past_the_search_ceiling_without_loss_or_repeats(tmp
         ids = [d.id for d in deals]
         assert len(ids) == len(set(ids)) == len(expected)
         assert set(ids) == set(expected)
-        times = [d.updated_at for d in deals]
-        assert times == sorted(times)  # type: ignore[type-var]
+        updated = [d.updated_at for d in deals]
+        assert updated == sorted(updated)  # type: ignore[type-var]
         assert all(d.updated_at is not None and d.updated_at > since for d in deals)
         stages, _ = _labels(fake)
-        assert all(d.stage == stages[d.stage_id or ""] for d in deals)
-        searches = [p for _, p in fake.requests[before:] if p.endswith("/search")]
+        for deal in deals:
+            assert deal.stage == stages[deal.stage_id or ""]
+            assert deal.contact_ids == expected[deal.id or ""]["associations"]["contacts"]
+            assert deal.company_ids == expected[deal.id or ""]["associations"]["companies"]
+        calls = Counter(p for _, p in fake.requests[before:])
         # Window one: 50 pages of 200 up to the ceiling. Window two starts at the 10,000th
-        # record's time: 401 results (its first, seen already, skipped) in 3 pages.
-        assert len(searches) == 53
+        # record's time: the rest plus that record (seen already, skipped). Each page reads its
+        # deals' contacts and companies (search returns no associations); pipelines once.
+        pages = 50 + -(-(len(expected) - 10_000 + 1) // 200)
+        assert calls == {
+            "/crm/v3/objects/deals/search": pages,
+            "/crm/v4/associations/deals/contacts/batch/read": pages,
+            "/crm/v4/associations/deals/companies/batch/read": pages,
+            "/crm/v3/pipelines/deals": 1,
+        }
         assert fake.status_counts[400] == 0
 
 
-def test_updated_after_honours_the_search_rate_limit(tmp_path: Path) -> None:
+def test_updated_after_keeps_to_the_search_rate_limit(tmp_path: Path) -> None:
     with FakeHubSpot(search_limit_per_second=4) as fake, new_client(tmp_path) as client:
         fake.seed(deals=1000)
         conn = connect_api_key(client, fake)
         since = datetime(2000, 1, 1, tzinfo=UTC)
         deals = list(client.crm.deals.list(connection_id=conn.id, updated_after=since, limit=100))
         assert len({d.id for d in deals}) == 1000
-        assert fake.status_counts[429] == 0
-        assert sum(1 for _, p in fake.requests if p.endswith("/search")) == 10
+        assert all(d.contact_ids == [] and d.company_ids == [] for d in deals)
+        # The client paces searches from the Secondly headers; a search that still meets the
+        # per-second limit (the association reads in between report the ten-second budget
+        # instead) is waited out and retried, never failed.
+        logs = client.logs.list(connection_id=conn.id)
+        refused = [log for log in logs if log.status == 429]
+        assert all(log.url.endswith("/search") and log.action == "wait_and_retry" for log in refused)
+        searches = sum(1 for _, p in fake.requests if p.endswith("/search"))
+        assert searches == 10 + len(refused)
 
 
 def test_long_listing_under_the_enforced_rate_limit_sees_no_429(tmp_path: Path) -> None:

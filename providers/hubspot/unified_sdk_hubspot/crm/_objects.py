@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-from unified_sdk.errors import NotSupportedError
+from unified_sdk.errors import NotSupportedError, PermissionDeniedError
 from unified_sdk.provider import (
     CrmObjectAdapter,
     ListQuery,
@@ -158,7 +158,10 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
                 tail_ts, tail = ms, [rid]
             elif ms == tail_ts and rid not in tail:
                 tail.append(rid)
-        items = yield from self._map_page(ctx, fresh, False)
+        linked = yield from self._read_associations(ctx, fresh)
+        if linked is not None:
+            fresh = [{**r, "associations": linked.get(str(r["id"]), {})} for r in fresh]
+        items = yield from self._map_page(ctx, fresh, linked is not None)
         next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
         reached = int(state["a"]) + len(results)
         if next_after and int(next_after) + limit <= ceiling:
@@ -178,6 +181,28 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         # A new window from the latest modification time seen, skipping the records returned at it.
         state = {"w": tail_ts, "op": "GTE", "a": 0, "t": tail_ts, "seen": tail}
         return ListResult(items, _encode(state))
+
+    def _read_associations(
+        self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]
+    ) -> OperationFlow[dict[str, dict[str, Any]] | None]:
+        """Associated ids of search results (search returns none), shaped like the list endpoint's
+        ``associations``; ``None`` when they cannot be read (then the id lists stay unknown)."""
+        if not records or not self.associations:
+            return {} if self.associations else None
+        linked: dict[str, dict[str, Any]] = {}
+        inputs = [{"id": str(r["id"])} for r in records]
+        for to_type in self.associations:
+            path = f"/crm/v4/associations/{self.object_type}/{to_type}/batch/read"
+            try:
+                response = yield ProviderRequest("POST", path, json={"inputs": inputs}, idempotent=True)
+            except PermissionDeniedError:
+                return None
+            # 207: records without associations come back as per-input errors, not results.
+            for result in (response.json() or {}).get("results") or ():
+                rid = str((result.get("from") or {}).get("id"))
+                ids = [{"id": str(t["toObjectId"])} for t in result.get("to") or ()]
+                linked.setdefault(rid, {})[to_type] = {"results": ids}
+        return linked
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
         params: dict[str, Any] = {"properties": ",".join(self.properties)}

@@ -357,6 +357,43 @@ class HubSpotApp:
             out["paging"] = {"next": {"after": str(end), "link": None}}
         return json_response(out, 200, headers)
 
+    # -- associations (v4) ---------------------------------------------------------------------------------
+    async def read_associations(self, request: Request) -> Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/read``: the associated ids of up to 1,000 records."""
+        from_type = TYPE_IDS.get(request.path_params["from_type"], request.path_params["from_type"])
+        to_type = TYPE_IDS.get(request.path_params["to_type"], request.path_params["to_type"])
+        if from_type not in OBJECT_TYPES or to_type not in OBJECT_TYPES:
+            raise _Denied(error_response(400, error_body(400, message="Unknown object type in the path")))
+        headers = self.guard(request, [f"crm.objects.{from_type}.read"])
+        inputs = (await self._json_body(request)).get("inputs") or []
+        if len(inputs) > 1000:
+            return error_response(400, error_body(400, message="at most 1000 inputs per batch"), headers)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        type_id = next((k for k, v in ASSOCIATION_TYPES.items() if v == (from_type, to_type)), 0)
+        for item in inputs:
+            rid = str(item.get("id", ""))
+            rec = self.store.get(from_type, rid)
+            ids = rec.associations.get(to_type) if rec is not None else None
+            if not ids:
+                # UNCONFIRMED: HubSpot reports records without associations as per-input errors (207).
+                errors.append({
+                    "status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "NO_ASSOCIATIONS_FOUND",
+                    "message": f"No {to_type} is associated with {from_type} {rid}.",
+                    "context": {"fromObjectId": [rid]},
+                })
+                continue
+            results.append({
+                "from": {"id": rid},
+                "to": [{"toObjectId": i, "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for i in ids],
+            })
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            body["numErrors"] = len(errors)
+            body["errors"] = errors
+        return json_response(body, 207 if errors else 200, headers)
+
     # -- owners, pipelines, account ---------------------------------------------------------------------------
     async def list_owners(self, request: Request) -> Response:
         headers = self.guard(request, ["crm.objects.owners.read"])
@@ -427,6 +464,8 @@ class HubSpotApp:
             Route(objects + "/{record_id}", w(self.get_object), methods=["GET"]),
             Route(objects + "/{record_id}", w(self.update_object), methods=["PATCH"]),
             Route(objects + "/{record_id}", w(self.archive_object), methods=["DELETE"]),
+            Route("/crm/v4/associations/{from_type}/{to_type}/batch/read", w(self.read_associations),
+                  methods=["POST"]),
             Route("/crm/v3/owners", w(self.list_owners), methods=["GET"]),
             Route("/crm/v3/owners/", w(self.list_owners), methods=["GET"]),
             Route("/crm/v3/owners/{owner_id}", w(self.get_owner), methods=["GET"]),
