@@ -126,3 +126,15 @@ def test_dead_refresh_token_asks_to_reauthorize(client: Client, hubspot: FakeHub
     assert err.hint is not None and "re-authorize" in err.hint
     assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 1}
     assert client.connections.get(conn.id).health.value == "unhealthy_now"
+
+
+def test_refreshes_before_expiry_from_expires_in(tmp_path: Path) -> None:
+    # Tokens that live 30 s, a client that refreshes 60 s ahead: the call refreshes first and
+    # never meets EXPIRED_AUTHENTICATION (HubSpot: a 401 is not the signal to refresh).
+    with FakeHubSpot(access_token_ttl=30) as hubspot, new_client(tmp_path, refresh_skew=60) as client:
+        hubspot.seed(deals=3)
+        conn = connect_oauth(client, hubspot)
+        assert len(client.crm.deals.list(connection_id=conn.id).data) == 3
+        # Both requests of the listing (the page, the pipelines) found their token inside the skew.
+        assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 2}
+        assert all(log.status != 401 for log in client.logs.list(connection_id=conn.id))
