@@ -241,3 +241,13 @@ def test_server_errors_are_retried_then_raised(client: Client, conn: Connection,
         client.crm.deals.list(connection_id=conn.id)
     assert info.value.status == 500 and info.value.request_id is not None
     assert hubspot.faults.pending == 0
+
+
+def test_health_check_proves_the_token(client: Client, hubspot: FakeHubSpot) -> None:
+    # account-info needs no CRM scope: a token with none is healthy.
+    good = connect_api_key(client, hubspot, api_key=hubspot.private_app_token([]))
+    assert client.connections.check(good.id).health.value == "healthy"
+    bad = connect_api_key(client, hubspot, api_key="pat-na1-revoked")
+    with pytest.raises(AuthenticationError):
+        client.connections.check(bad.id)
+    assert client.connections.get(bad.id).health.value == "unhealthy"
