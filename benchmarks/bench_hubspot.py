@@ -89,8 +89,21 @@ def _child(argv: list[str]) -> None:
 def fake_process(deals: int) -> Iterator[str]:
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "unified_sdk_hubspot.fake", "--port", "0", "--deals", str(deals),
-            "--contacts", "200", "--companies", "50", "--api-key", TOKEN, "--ten-second-limit", "10000000",
+            sys.executable,
+            "-m",
+            "unified_sdk_hubspot.fake",
+            "--port",
+            "0",
+            "--deals",
+            str(deals),
+            "--contacts",
+            "200",
+            "--companies",
+            "50",
+            "--api-key",
+            TOKEN,
+            "--ten-second-limit",
+            "10000000",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -21,18 +21,21 @@ def test_deal_crud(client: Client, conn: Connection, hubspot: FakeHubSpot) -> No
     company_id = hubspot.records("companies")[0]["id"]
     closing = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
-    created = client.crm.deals.create(connection_id=conn.id, data={
-        "name": "Big renewal",
-        "amount": Decimal("12345.67"),
-        "currency": "EUR",
-        "stage": "Qualified To Buy",
-        "pipeline_id": "default",
-        "closing_at": closing,
-        "user_id": "90000002",
-        "contact_ids": contact_ids,
-        "company_ids": [company_id],
-        "metadata": [{"slug": "customer_tier", "value": "gold"}],
-    })
+    created = client.crm.deals.create(
+        connection_id=conn.id,
+        data={
+            "name": "Big renewal",
+            "amount": Decimal("12345.67"),
+            "currency": "EUR",
+            "stage": "Qualified To Buy",
+            "pipeline_id": "default",
+            "closing_at": closing,
+            "user_id": "90000002",
+            "contact_ids": contact_ids,
+            "company_ids": [company_id],
+            "metadata": [{"slug": "customer_tier", "value": "gold"}],
+        },
+    )
     assert created is not None and created.id is not None
     assert created.amount == Decimal("12345.67")
     assert created.stage_id == "qualifiedtobuy" and created.stage == "Qualified To Buy"
@@ -49,7 +52,10 @@ def test_deal_crud(client: Client, conn: Connection, hubspot: FakeHubSpot) -> No
     fetched = client.crm.deals.get(connection_id=conn.id, id=created.id)
     assert fetched is not None
     assert (fetched.name, fetched.amount, fetched.stage, fetched.user_id) == (
-        "Big renewal", Decimal("12345.67"), "Qualified To Buy", "90000002"
+        "Big renewal",
+        Decimal("12345.67"),
+        "Qualified To Buy",
+        "90000002",
     )
     assert fetched.contact_ids == contact_ids
 
@@ -69,24 +75,40 @@ def test_deal_crud(client: Client, conn: Connection, hubspot: FakeHubSpot) -> No
 
 
 def test_contact_and_company_crud(client: Client, conn: Connection, hubspot: FakeHubSpot) -> None:
-    company = client.crm.companies.create(connection_id=conn.id, data={
-        "name": "Acme", "domains": ["acme.example"], "employees": 42,
-        "address": {"city": "Dublin", "country": "Ireland"}, "telephones": [{"telephone": "+353 1 555"}],
-    })
+    company = client.crm.companies.create(
+        connection_id=conn.id,
+        data={
+            "name": "Acme",
+            "domains": ["acme.example"],
+            "employees": 42,
+            "address": {"city": "Dublin", "country": "Ireland"},
+            "telephones": [{"telephone": "+353 1 555"}],
+        },
+    )
     assert company is not None and company.id is not None
     assert (company.name, company.domains, company.employees) == ("Acme", ["acme.example"], 42)
     assert company.address is not None and company.address.city == "Dublin"
 
-    contact = client.crm.contacts.create(connection_id=conn.id, data={
-        "first_name": "Grace", "last_name": "Hopper", "title": "Rear Admiral",
-        "emails": [{"email": "grace@acme.example"}],
-        "telephones": [{"telephone": "+1 555 0100", "type": "work"}, {"telephone": "+1 555 0199", "type": "mobile"}],
-        "company_ids": [company.id],
-    })
+    contact = client.crm.contacts.create(
+        connection_id=conn.id,
+        data={
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "title": "Rear Admiral",
+            "emails": [{"email": "grace@acme.example"}],
+            "telephones": [
+                {"telephone": "+1 555 0100", "type": "work"},
+                {"telephone": "+1 555 0199", "type": "mobile"},
+            ],
+            "company_ids": [company.id],
+        },
+    )
     assert contact is not None and contact.id is not None
     assert contact.name == "Grace Hopper" and contact.title == "Rear Admiral"
-    assert [(t.telephone, t.type) for t in contact.telephones or []] == [("+1 555 0100", "work"),
-                                                                       ("+1 555 0199", "mobile")]
+    assert [(t.telephone, t.type) for t in contact.telephones or []] == [
+        ("+1 555 0100", "work"),
+        ("+1 555 0199", "mobile"),
+    ]
     assert contact.company_ids == [company.id]
 
     updated = client.crm.contacts.update(connection_id=conn.id, id=contact.id, data={"title": "Admiral"})
@@ -100,8 +122,9 @@ def test_contact_and_company_crud(client: Client, conn: Connection, hubspot: Fak
     assert hubspot.records("contacts") == [] and hubspot.records("companies") == []
 
 
-def test_writes_hubspot_derives_are_refused_before_sending(client: Client, conn: Connection,
-                                                           hubspot: FakeHubSpot) -> None:
+def test_writes_hubspot_derives_are_refused_before_sending(
+    client: Client, conn: Connection, hubspot: FakeHubSpot
+) -> None:
     sent = len(hubspot.requests)
     with pytest.raises(ValidationError) as info:
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "probability": 50})

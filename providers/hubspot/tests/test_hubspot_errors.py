@@ -32,11 +32,19 @@ def response(status: int, body: Any, headers: dict[str, str] | None = None) -> P
 
 # -- the translation table ------------------------------------------------------------------------------------
 
+
 def test_expired_authentication() -> None:
-    out = PROVIDER.classify(response(401, {
-        "status": "error", "message": "The OAuth token used to make this call expired 7 second(s) ago.",
-        "correlationId": "c-401", "category": "EXPIRED_AUTHENTICATION",
-    }))
+    out = PROVIDER.classify(
+        response(
+            401,
+            {
+                "status": "error",
+                "message": "The OAuth token used to make this call expired 7 second(s) ago.",
+                "correlationId": "c-401",
+                "category": "EXPIRED_AUTHENTICATION",
+            },
+        )
+    )
     assert out.category == Category.AUTHENTICATION
     assert out.health == HealthSignal.UNHEALTHY
     assert out.provider_code == "EXPIRED_AUTHENTICATION"
@@ -46,15 +54,24 @@ def test_expired_authentication() -> None:
 
 
 def test_missing_scopes_names_hubspot_and_unified_scopes() -> None:
-    out = PROVIDER.classify(response(403, {
-        "status": "error",
-        "message": "This app hasn't been granted all required scopes to make this call.",
-        "correlationId": "c-403",
-        "errors": [{"message": "One or more of the following scopes are required.",
-                    "context": {"requiredScopes": ["crm.objects.deals.read"]}}],
-        "links": {"scopes": "https://developers.hubspot.com/scopes"},
-        "category": "MISSING_SCOPES",
-    }))
+    out = PROVIDER.classify(
+        response(
+            403,
+            {
+                "status": "error",
+                "message": "This app hasn't been granted all required scopes to make this call.",
+                "correlationId": "c-403",
+                "errors": [
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredScopes": ["crm.objects.deals.read"]},
+                    }
+                ],
+                "links": {"scopes": "https://developers.hubspot.com/scopes"},
+                "category": "MISSING_SCOPES",
+            },
+        )
+    )
     assert out.category == Category.PERMISSION
     assert out.details["missing_scopes"] == ["crm.objects.deals.read"]
     assert out.details["unified_scopes"] == ["crm_deal_read", "crm_pipeline_read"]
@@ -65,33 +82,60 @@ def test_missing_scopes_names_hubspot_and_unified_scopes() -> None:
 
 
 def test_conflict_carries_the_existing_id() -> None:
-    out = PROVIDER.classify(response(409, {
-        "status": "error", "message": "Contact already exists. Existing ID: 37765128953",
-        "correlationId": "c-409", "category": "CONFLICT",
-    }))
+    out = PROVIDER.classify(
+        response(
+            409,
+            {
+                "status": "error",
+                "message": "Contact already exists. Existing ID: 37765128953",
+                "correlationId": "c-409",
+                "category": "CONFLICT",
+            },
+        )
+    )
     assert out.category == Category.CONFLICT
     assert out.details == {"existing_id": "37765128953"}
     assert out.hint is not None and "37765128953" in out.hint
 
 
 def test_validation_error_names_the_field_from_errors_in() -> None:
-    out = PROVIDER.classify(response(400, {
-        "status": "error", "message": "Some detail for a human.",
-        "errors": [{"message": "more detail", "in": "name"}],
-        "category": "VALIDATION_ERROR", "correlationId": "c-400",
-    }))
+    out = PROVIDER.classify(
+        response(
+            400,
+            {
+                "status": "error",
+                "message": "Some detail for a human.",
+                "errors": [{"message": "more detail", "in": "name"}],
+                "category": "VALIDATION_ERROR",
+                "correlationId": "c-400",
+            },
+        )
+    )
     assert out.category == Category.VALIDATION
     assert out.details["fields"] == ["name"]
     assert out.hint == "HubSpot rejected field(s) name; fix their values"
 
 
 def test_validation_error_names_the_property_from_the_embedded_results() -> None:
-    problems = [{"isValid": False, "message": "x was not one of the allowed options", "error": "INVALID_OPTION",
-                 "name": "dealstage"}]
-    out = PROVIDER.classify(response(400, {
-        "status": "error", "message": "Property values were not valid: " + json.dumps(problems),
-        "correlationId": "c-400", "category": "VALIDATION_ERROR",
-    }))
+    problems = [
+        {
+            "isValid": False,
+            "message": "x was not one of the allowed options",
+            "error": "INVALID_OPTION",
+            "name": "dealstage",
+        }
+    ]
+    out = PROVIDER.classify(
+        response(
+            400,
+            {
+                "status": "error",
+                "message": "Property values were not valid: " + json.dumps(problems),
+                "correlationId": "c-400",
+                "category": "VALIDATION_ERROR",
+            },
+        )
+    )
     assert out.details["fields"] == ["dealstage"]
     assert out.details["problems"] == ["INVALID_OPTION"]
 
@@ -105,10 +149,20 @@ def test_validation_error_names_the_property_from_the_embedded_results() -> None
     ],
 )
 def test_rate_limits_by_policy(policy: str, headers: dict[str, str], wait: float) -> None:
-    out = PROVIDER.classify(response(429, {
-        "status": "error", "message": f"You have reached your {policy.lower()} limit.", "errorType": "RATE_LIMIT",
-        "correlationId": "c-429", "policyName": policy, "groupName": "publicapi:x",
-    }, headers))
+    out = PROVIDER.classify(
+        response(
+            429,
+            {
+                "status": "error",
+                "message": f"You have reached your {policy.lower()} limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": "c-429",
+                "policyName": policy,
+                "groupName": "publicapi:x",
+            },
+            headers,
+        )
+    )
     assert out.category == Category.RATE_LIMITED
     assert out.health == HealthSignal.HEALTHY
     assert out.provider_code == policy
@@ -119,8 +173,13 @@ def test_rate_limits_by_policy(policy: str, headers: dict[str, str], wait: float
 def test_daily_limit_waits_until_the_reset() -> None:
     from unified_sdk_hubspot import _errors
 
-    body = {"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT",
-            "correlationId": "c-429", "policyName": "DAILY"}
+    body = {
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": "c-429",
+        "policyName": "DAILY",
+    }
     now = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
     out = _errors.classify(response(429, body), PROVIDER.scopes, PROVIDER.classify, now=now)
     assert out.provider_code == "DAILY"
@@ -130,8 +189,12 @@ def test_daily_limit_waits_until_the_reset() -> None:
 
 
 def test_server_errors_and_html_pages() -> None:
-    out = PROVIDER.classify(response(500, {"status": "error", "message": "Internal Error", "correlationId": "c-500",
-                                           "category": "INTERNAL_ERROR"}))
+    out = PROVIDER.classify(
+        response(
+            500,
+            {"status": "error", "message": "Internal Error", "correlationId": "c-500", "category": "INTERNAL_ERROR"},
+        )
+    )
     assert out.category == Category.PROVIDER_ERROR and out.request_id == "c-500"
     page = ProviderResponse(502, {"content-type": "text/html"}, b"<!DOCTYPE html><html>Bad Gateway</html>")
     out = PROVIDER.classify(page)
@@ -139,9 +202,16 @@ def test_server_errors_and_html_pages() -> None:
 
 
 def test_bad_refresh_token_means_reauthorize() -> None:
-    out = PROVIDER.classify_token_error(response(400, {
-        "status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token", "correlationId": "c-rt",
-    }))
+    out = PROVIDER.classify_token_error(
+        response(
+            400,
+            {
+                "status": "BAD_REFRESH_TOKEN",
+                "message": "missing or invalid refresh token",
+                "correlationId": "c-rt",
+            },
+        )
+    )
     assert out.category == Category.AUTHENTICATION
     assert out.provider_code == "BAD_REFRESH_TOKEN"
     assert out.details["reauthorize"] is True
@@ -149,22 +219,31 @@ def test_bad_refresh_token_means_reauthorize() -> None:
 
 
 def test_parse_rate_limit_picks_the_tightest_window() -> None:
-    limit = PROVIDER.parse_rate_limit({
-        "x-hubspot-ratelimit-max": "100", "x-hubspot-ratelimit-remaining": "3",
-        "x-hubspot-ratelimit-interval-milliseconds": "10000",
-        "x-hubspot-ratelimit-daily": "500000", "x-hubspot-ratelimit-daily-remaining": "499000",
-    })
+    limit = PROVIDER.parse_rate_limit(
+        {
+            "x-hubspot-ratelimit-max": "100",
+            "x-hubspot-ratelimit-remaining": "3",
+            "x-hubspot-ratelimit-interval-milliseconds": "10000",
+            "x-hubspot-ratelimit-daily": "500000",
+            "x-hubspot-ratelimit-daily-remaining": "499000",
+        }
+    )
     assert limit is not None
     assert (limit.remaining, limit.limit, limit.reset_after, limit.policy) == (3, 100, 10.0, "TEN_SECONDLY_ROLLING")
-    daily = PROVIDER.parse_rate_limit({
-        "x-hubspot-ratelimit-max": "100", "x-hubspot-ratelimit-remaining": "90",
-        "x-hubspot-ratelimit-daily": "500000", "x-hubspot-ratelimit-daily-remaining": "0",
-    })
+    daily = PROVIDER.parse_rate_limit(
+        {
+            "x-hubspot-ratelimit-max": "100",
+            "x-hubspot-ratelimit-remaining": "90",
+            "x-hubspot-ratelimit-daily": "500000",
+            "x-hubspot-ratelimit-daily-remaining": "0",
+        }
+    )
     assert daily is not None and daily.policy == "DAILY" and daily.remaining == 0
     assert PROVIDER.parse_rate_limit({"content-type": "application/json"}) is None
 
 
 # -- over real HTTP, through the client ---------------------------------------------------------------------------
+
 
 def test_invalid_token_is_authentication(client: Client, hubspot: FakeHubSpot) -> None:
     conn = connect_api_key(client, hubspot, api_key="pat-na1-not-a-real-token")

@@ -125,8 +125,10 @@ def test_error_bodies(hubspot: FakeHubSpot) -> None:
 
 def test_oauth_refuses_what_hubspot_refuses(hubspot: FakeHubSpot) -> None:
     verifier = "v" * 50
-    base = (f"{hubspot.config['authorize_url']}?client_id={hubspot.oauth_client_id}&response_type=code"
-            f"&redirect_uri=https://app.example.com/cb")
+    base = (
+        f"{hubspot.config['authorize_url']}?client_id={hubspot.oauth_client_id}&response_type=code"
+        f"&redirect_uri=https://app.example.com/cb"
+    )
     no_oauth = hubspot.approve(base + "&scope=crm.objects.deals.read&state=s1")
     assert "error=invalid_scope" in no_oauth and "state=s1" in no_oauth
     with pytest.raises(AuthorizeError):
@@ -135,16 +137,26 @@ def test_oauth_refuses_what_hubspot_refuses(hubspot: FakeHubSpot) -> None:
         base + f"&scope=oauth&code_challenge={pkce_challenge(verifier)}&code_challenge_method=S256"
     )
     code = callback.split("code=")[1].split("&")[0]
-    form = {"grant_type": "authorization_code", "client_id": hubspot.oauth_client_id,
-            "client_secret": hubspot.oauth_client_secret, "redirect_uri": "https://app.example.com/cb", "code": code}
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": hubspot.oauth_client_id,
+        "client_secret": hubspot.oauth_client_secret,
+        "redirect_uri": "https://app.example.com/cb",
+        "code": code,
+    }
     wrong = httpx2.post(hubspot.config["token_url"], data={**form, "code_verifier": "w" * 50})
     assert wrong.status_code == 400 and wrong.json()["status"] == "BAD_AUTH_CODE"
     bad_secret = httpx2.post(hubspot.config["token_url"], data={**form, "client_secret": "x"})
     assert bad_secret.json()["status"] == "BAD_CLIENT_SECRET"
-    bad_refresh = httpx2.post(hubspot.config["token_url"], data={
-        "grant_type": "refresh_token", "client_id": hubspot.oauth_client_id,
-        "client_secret": hubspot.oauth_client_secret, "refresh_token": "nope",
-    })
+    bad_refresh = httpx2.post(
+        hubspot.config["token_url"],
+        data={
+            "grant_type": "refresh_token",
+            "client_id": hubspot.oauth_client_id,
+            "client_secret": hubspot.oauth_client_secret,
+            "refresh_token": "nope",
+        },
+    )
     assert bad_refresh.status_code == 400
     assert bad_refresh.json()["status"] == "BAD_REFRESH_TOKEN"
     assert bad_refresh.json()["message"] == "missing or invalid refresh token"
@@ -152,13 +164,21 @@ def test_oauth_refuses_what_hubspot_refuses(hubspot: FakeHubSpot) -> None:
 
 def test_token_response_shape_and_expiry() -> None:
     with FakeHubSpot(access_token_ttl=1800) as fake:
-        url = (f"{fake.config['authorize_url']}?client_id={fake.oauth_client_id}&response_type=code"
-               "&redirect_uri=https://app.example.com/cb&scope=oauth%20crm.objects.deals.read")
+        url = (
+            f"{fake.config['authorize_url']}?client_id={fake.oauth_client_id}&response_type=code"
+            "&redirect_uri=https://app.example.com/cb&scope=oauth%20crm.objects.deals.read"
+        )
         code = fake.approve(url).split("code=")[1].split("&")[0]
-        token = httpx2.post(fake.config["token_url"], data={
-            "grant_type": "authorization_code", "client_id": fake.oauth_client_id,
-            "client_secret": fake.oauth_client_secret, "redirect_uri": "https://app.example.com/cb", "code": code,
-        }).json()
+        token = httpx2.post(
+            fake.config["token_url"],
+            data={
+                "grant_type": "authorization_code",
+                "client_id": fake.oauth_client_id,
+                "client_secret": fake.oauth_client_secret,
+                "redirect_uri": "https://app.example.com/cb",
+                "code": code,
+            },
+        ).json()
         assert set(token) == {"token_type", "access_token", "refresh_token", "expires_in", "hub_id", "scopes"}
         assert token["expires_in"] == 1800 and token["scopes"] == ["oauth", "crm.objects.deals.read"]
         assert _get(fake, "/crm/v3/objects/deals", token=token["access_token"]).status_code == 200
@@ -166,10 +186,15 @@ def test_token_response_shape_and_expiry() -> None:
         r = _get(fake, "/crm/v3/objects/deals", token=token["access_token"])
         assert r.status_code == 401 and r.json()["category"] == "EXPIRED_AUTHENTICATION"
         assert "expired" in r.json()["message"]
-        refreshed = httpx2.post(fake.config["token_url"], data={
-            "grant_type": "refresh_token", "client_id": fake.oauth_client_id,
-            "client_secret": fake.oauth_client_secret, "refresh_token": token["refresh_token"],
-        }).json()
+        refreshed = httpx2.post(
+            fake.config["token_url"],
+            data={
+                "grant_type": "refresh_token",
+                "client_id": fake.oauth_client_id,
+                "client_secret": fake.oauth_client_secret,
+                "refresh_token": token["refresh_token"],
+            },
+        ).json()
         assert refreshed["refresh_token"] == token["refresh_token"]  # not rotated by default
         assert fake.token_requests == {"authorization_code": 1, "refresh_token": 1}
 
@@ -177,13 +202,13 @@ def test_token_response_shape_and_expiry() -> None:
 def test_runs_as_its_own_process() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "unified_sdk_hubspot.fake", "--port", "0", "--deals", "20", "--api-key", "pat-x"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
-        r = httpx2.get(url + "/crm/v3/objects/deals", params={"limit": 100},
-                       headers={"Authorization": "Bearer pat-x"})
+        r = httpx2.get(url + "/crm/v3/objects/deals", params={"limit": 100}, headers={"Authorization": "Bearer pat-x"})
         assert r.status_code == 200 and len(r.json()["results"]) == 20
     finally:
         proc.terminate()

@@ -112,7 +112,7 @@ def test_updated_after_walks_past_the_search_ceiling_without_loss_or_repeats(tmp
         k = next(i for i in range(299, 400) if times[i + 1] > times[i])
         assert times[k + 1] == times[k + 3] < times[k + 4]
         since_ms = times[k]
-        expected = {r["id"]: r for r in records[k + 1:]}
+        expected = {r["id"]: r for r in records[k + 1 :]}
         assert len(expected) > 10_000
         before = len(fake.requests)
 

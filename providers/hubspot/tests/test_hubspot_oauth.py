@@ -34,12 +34,21 @@ def test_authorization_url_carries_hubspots_parameters(client: Client, hubspot: 
     assert f"{url.scheme}://{url.netloc}{url.path}" == hubspot.config["authorize_url"]
     params = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert set(params) == {
-        "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
     }
     assert params["client_id"] == hubspot.oauth_client_id
     assert params["redirect_uri"] == REDIRECT_URI
     assert params["scope"].split(" ") == [
-        "oauth", "crm.objects.deals.read", "crm.objects.contacts.write", "crm.objects.owners.read",
+        "oauth",
+        "crm.objects.deals.read",
+        "crm.objects.contacts.write",
+        "crm.objects.owners.read",
     ]
     assert params["code_challenge_method"] == "S256"
     assert params["state"] == request.state

@@ -128,7 +128,7 @@ def classify(
             Category.AUTHENTICATION,
             provider_code=code,
             hint="HubSpot refused the refresh token or code (revoked, uninstalled or already used); "
-                 "re-authorize the connection",
+            "re-authorize the connection",
             details={"reauthorize": True},
             **common,
         )
@@ -137,7 +137,7 @@ def classify(
             Category.AUTHENTICATION,
             provider_code=code,
             hint="HubSpot rejected the app's OAuth client id, secret or redirect URI; "
-                 "check the integration's credentials in the HubSpot developer account",
+            "check the integration's credentials in the HubSpot developer account",
             **common,
         )
 
@@ -153,11 +153,10 @@ def classify(
             Category.AUTHENTICATION,
             provider_code=provider_code,
             hint=(
-                "the HubSpot access token expired; it is refreshed once automatically, "
-                "re-authorize if that fails"
+                "the HubSpot access token expired; it is refreshed once automatically, re-authorize if that fails"
                 if expired
                 else "HubSpot did not accept the token (revoked, uninstalled or mistyped); "
-                     "re-authorize the connection or replace the private-app token"
+                "re-authorize the connection or replace the private-app token"
             ),
             details={"expired": expired},
             **common,
@@ -205,22 +204,28 @@ def classify(
             Category.VALIDATION,
             provider_code=provider_code or "VALIDATION_ERROR",
             hint=hint,
-            details={"fields": fields, **({"problems": problems} if problems else {}),
-                     **({"sub_category": sub} if sub else {})},
+            details={
+                "fields": fields,
+                **({"problems": problems} if problems else {}),
+                **({"sub_category": sub} if sub else {}),
+            },
             **common,
         )
     if status == 404 or category == "OBJECT_NOT_FOUND":
         return Outcome.failure(
-            Category.NOT_FOUND, provider_code=provider_code,
-            hint="no such HubSpot record (deleted, merged or a wrong id)", **common,
+            Category.NOT_FOUND,
+            provider_code=provider_code,
+            hint="no such HubSpot record (deleted, merged or a wrong id)",
+            **common,
         )
 
     # -- the rest by status (5xx -> provider error) -------------------------------------------------------
     base = fallback(response)
     if base.category is None:
         return base
-    return _with(base, provider_code=provider_code, provider_message=message or base.provider_message,
-                 request_id=request_id)
+    return _with(
+        base, provider_code=provider_code, provider_message=message or base.provider_message, request_id=request_id
+    )
 
 
 def _with(outcome: Outcome, **changes: Any) -> Outcome:
@@ -267,7 +272,7 @@ def _rate_limited(
             provider_code="DAILY",
             retry_after=wait,
             hint="HubSpot's daily API limit for this account is used up; calls succeed again after "
-                 "midnight in the account's time zone (OAuth apps have no daily limit)",
+            "midnight in the account's time zone (OAuth apps have no daily limit)",
             details={"policy": "DAILY", "daily": True},
             **common,
         )

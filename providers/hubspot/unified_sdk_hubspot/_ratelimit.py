@@ -44,8 +44,7 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
         windows.append(RateLimit(remaining, _int(headers, "x-hubspot-ratelimit-secondly"), 1.0, "SECONDLY"))
     remaining = _int(headers, "x-hubspot-ratelimit-daily-remaining")
     if remaining is not None:
-        windows.append(RateLimit(remaining, _int(headers, "x-hubspot-ratelimit-daily"), _until_utc_midnight(),
-                                 "DAILY"))
+        windows.append(RateLimit(remaining, _int(headers, "x-hubspot-ratelimit-daily"), _until_utc_midnight(), "DAILY"))
     if not windows:
         return None
 

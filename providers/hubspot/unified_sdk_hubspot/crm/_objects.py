@@ -38,7 +38,7 @@ def _encode(state: Mapping[str, Any]) -> str:
 
 
 def _decode(cursor: str) -> dict[str, Any]:
-    raw = cursor[len(_CURSOR_PREFIX):]
+    raw = cursor[len(_CURSOR_PREFIX) :]
     state: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     return state
 
@@ -217,11 +217,17 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         inputs: builtins.list[dict[str, Any]] = []
         for field, to_type in self.association_fields.items():
             for to_id in data.get(field) or ():
-                inputs.append({
-                    "to": {"id": str(to_id)},
-                    "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                               "associationTypeId": self.association_type_ids[to_type]}],
-                })
+                inputs.append(
+                    {
+                        "to": {"id": str(to_id)},
+                        "types": [
+                            {
+                                "associationCategory": "HUBSPOT_DEFINED",
+                                "associationTypeId": self.association_type_ids[to_type],
+                            }
+                        ],
+                    }
+                )
         return inputs
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
@@ -232,8 +238,10 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
             body["associations"] = associations
         response = yield ProviderRequest("POST", self._path(), json=body)
         record = response.json()
-        linked = {to_type: {"results": [{"id": str(i)} for i in data.get(field) or ()]}
-                  for field, to_type in self.association_fields.items()}
+        linked = {
+            to_type: {"results": [{"id": str(i)} for i in data.get(field) or ()]}
+            for field, to_type in self.association_fields.items()
+        }
         record = {**record, "associations": linked}
         items = yield from self._map_page(ctx, [record], True)
         return items[0]

@@ -140,7 +140,9 @@ def custom_properties(items: Iterable[Any] | None) -> dict[str, Any]:
         key = get(item, "slug") or get(item, "id")
         if key:
             value = get(item, "value")
-            out[str(key)] = amount_text(value) if isinstance(value, Decimal) else (
-                iso(value) if isinstance(value, datetime) else value
+            out[str(key)] = (
+                amount_text(value)
+                if isinstance(value, Decimal)
+                else (iso(value) if isinstance(value, datetime) else value)
             )
     return out

@@ -32,9 +32,14 @@ _PROPERTIES = (
 )
 _KNOWN = frozenset({*_PROPERTIES, "hs_object_id"})
 _ADDRESS = {
-    "address": "address1", "address2": "address2", "city": "city", "state": "region", "zip": "postal_code",
+    "address": "address1",
+    "address2": "address2",
+    "city": "city",
+    "state": "region",
+    "zip": "postal_code",
     "country": "country",
 }
+
 
 def _construct(**values: Any) -> Company:
     return v.construct(Company, **values)
@@ -80,8 +85,12 @@ class CompaniesAdapter(HubSpotObjectAdapter[Company]):
 
     def to_properties(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
         props: dict[str, Any] = {}
-        for field, prop in (("name", "name"), ("industry", "industry"), ("description", "description"),
-                            ("user_id", "hubspot_owner_id")):
+        for field, prop in (
+            ("name", "name"),
+            ("industry", "industry"),
+            ("description", "description"),
+            ("user_id", "hubspot_owner_id"),
+        ):
             if field in data:
                 props[prop] = data[field]
         if "employees" in data:

@@ -31,6 +31,7 @@ _PROPERTIES = (
 _KNOWN = frozenset({*_PROPERTIES, "hs_object_id", "hs_lastmodifieddate"})
 _ADDRESS = {"address": "address1", "city": "city", "state": "region", "zip": "postal_code", "country": "country"}
 
+
 def _construct(**values: Any) -> Contact:
     return v.construct(Contact, **values)
 

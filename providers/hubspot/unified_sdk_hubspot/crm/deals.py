@@ -30,6 +30,7 @@ _PROPERTIES = (
 #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
 _KNOWN = frozenset({*_PROPERTIES, "hs_object_id"})
 
+
 def _construct(**values: Any) -> Deal:
     return v.construct(Deal, **values)
 
@@ -122,7 +123,8 @@ class DealsAdapter(HubSpotObjectAdapter[Deal]):
         stages = yield from self.stage_cache.stages(ctx)
         wanted = label.strip().lower()
         matches = [
-            sid for sid, info in stages.stages.items()
+            sid
+            for sid, info in stages.stages.items()
             if info.label.lower() == wanted and (pipeline_id is None or info.pipeline_id == pipeline_id)
         ]
         if len(matches) != 1:

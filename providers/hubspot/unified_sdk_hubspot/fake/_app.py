@@ -94,16 +94,28 @@ class HubSpotApp:
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         kind, scopes, expired_ago = self.auth.authenticate(token)
         if kind == "unknown":
-            raise _Denied(error_response(401, error_body(
-                401, category="INVALID_AUTHENTICATION",
-                message="Authentication credentials not found. This API supports OAuth 2.0 authentication "
+            raise _Denied(
+                error_response(
+                    401,
+                    error_body(
+                        401,
+                        category="INVALID_AUTHENTICATION",
+                        message="Authentication credentials not found. This API supports OAuth 2.0 authentication "
                         "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-            )))
+                    ),
+                )
+            )
         if expired_ago is not None:
-            raise _Denied(error_response(401, error_body(
-                401, category="EXPIRED_AUTHENTICATION",
-                message=f"The OAuth token used to make this call expired {int(expired_ago)} second(s) ago.",
-            )))
+            raise _Denied(
+                error_response(
+                    401,
+                    error_body(
+                        401,
+                        category="EXPIRED_AUTHENTICATION",
+                        message=f"The OAuth token used to make this call expired {int(expired_ago)} second(s) ago.",
+                    ),
+                )
+            )
         if any_of and not any(s in (scopes or ()) for s in any_of):
             raise _Denied(error_response(403, missing_scopes_body(any_of)))
         bucket = "private-app" if kind == "private" else f"app:{self.auth.client.client_id}"
@@ -139,9 +151,15 @@ class HubSpotApp:
         raw = str(request.path_params["object_type"])
         object_type = TYPE_IDS.get(raw, raw)
         if object_type not in OBJECT_TYPES:
-            raise _Denied(error_response(400, error_body(
-                400, message=f"Unable to infer object type from: {raw}",
-            )))
+            raise _Denied(
+                error_response(
+                    400,
+                    error_body(
+                        400,
+                        message=f"Unable to infer object type from: {raw}",
+                    ),
+                )
+            )
         return object_type
 
     @staticmethod
@@ -159,14 +177,23 @@ class HubSpotApp:
             message = f"limit must be a number, got {raw!r}"
             raise _Denied(error_response(400, error_body(400, message=message))) from None
         if limit < 1 or limit > maximum:
-            raise _Denied(error_response(400, error_body(
-                400, message=f"limit must be between 1 and {maximum}; got {limit}",
-                errors=[{"message": f"must be less than or equal to {maximum}", "in": "limit"}],
-            )))
+            raise _Denied(
+                error_response(
+                    400,
+                    error_body(
+                        400,
+                        message=f"limit must be between 1 and {maximum}; got {limit}",
+                        errors=[{"message": f"must be less than or equal to {maximum}", "in": "limit"}],
+                    ),
+                )
+            )
         return limit
 
     def _record_json(
-        self, object_type: str, rec: Record, properties: Sequence[str] | None,
+        self,
+        object_type: str,
+        rec: Record,
+        properties: Sequence[str] | None,
         associations: Sequence[str] | None,
     ) -> dict[str, Any]:
         props = rec.properties
@@ -245,10 +272,16 @@ class HubSpotApp:
 
     def _validate(self, object_type: str, properties: Any, existing: Record | None) -> dict[str, str | None]:
         if not isinstance(properties, dict):
-            raise _Denied(error_response(400, error_body(
-                400, message="Invalid input JSON: 'properties' must be an object",
-                errors=[{"message": "must be an object", "in": "properties"}],
-            )))
+            raise _Denied(
+                error_response(
+                    400,
+                    error_body(
+                        400,
+                        message="Invalid input JSON: 'properties' must be an object",
+                        errors=[{"message": "must be an object", "in": "properties"}],
+                    ),
+                )
+            )
         try:
             return self.store.validate(object_type, properties, existing=existing)
         except PropertyError as exc:
@@ -269,16 +302,33 @@ class HubSpotApp:
             valid = isinstance(type_id, int | str) and str(type_id).isdigit()
             pair = ASSOCIATION_TYPES.get(int(str(type_id))) if valid else None
             if pair is None or pair[0] != object_type:
-                raise _Denied(error_response(400, error_body(
-                    400, message=f"association type id {type_id} is not valid for {object_type}",
-                    errors=[{"message": "invalid association type", "in": "associations"}],
-                )))
+                raise _Denied(
+                    error_response(
+                        400,
+                        error_body(
+                            400,
+                            message=f"association type id {type_id} is not valid for {object_type}",
+                            errors=[{"message": "invalid association type", "in": "associations"}],
+                        ),
+                    )
+                )
             if self.store.get(pair[1], to_id) is None:
-                raise _Denied(error_response(400, error_body(
-                    400, message=f"No {pair[1]} with id {to_id} exists to associate with",
-                    errors=[{"message": "unknown association target", "in": "associations",
-                             "context": {"id": [to_id]}}],
-                )))
+                raise _Denied(
+                    error_response(
+                        400,
+                        error_body(
+                            400,
+                            message=f"No {pair[1]} with id {to_id} exists to associate with",
+                            errors=[
+                                {
+                                    "message": "unknown association target",
+                                    "in": "associations",
+                                    "context": {"id": [to_id]},
+                                }
+                            ],
+                        ),
+                    )
+                )
             links.append((pair[1], int(to_id)))
         rec = self.store.insert(object_type, clean)
         for linked_type, linked_id in links:
@@ -318,19 +368,32 @@ class HubSpotApp:
                 error_response(400, error_body(400, message=f"Invalid after: {body.get('after')!r}"))
             ) from None
         if after >= self.search_ceiling:
-            return error_response(400, error_body(
-                400, message=f"The search API returns at most {self.search_ceiling} results for a query; "
-                             f"after={after} is past that limit. Narrow the query with filters.",
-                errors=[{"message": f"must be less than {self.search_ceiling}", "in": "after"}],
-            ), headers)
+            return error_response(
+                400,
+                error_body(
+                    400,
+                    message=f"The search API returns at most {self.search_ceiling} results for a query; "
+                    f"after={after} is past that limit. Narrow the query with filters.",
+                    errors=[{"message": f"must be less than {self.search_ceiling}", "in": "after"}],
+                ),
+                headers,
+            )
         groups = body.get("filterGroups") or []
         total_filters = sum(len(g.get("filters") or []) for g in groups)
-        if (len(groups) > MAX_FILTER_GROUPS or total_filters > MAX_FILTERS
-                or any(len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in groups)):
-            return error_response(400, error_body(
-                400, message=f"Too many filters: at most {MAX_FILTER_GROUPS} filter groups, "
-                             f"{MAX_FILTERS_PER_GROUP} filters per group and {MAX_FILTERS} in all.",
-            ), headers)
+        if (
+            len(groups) > MAX_FILTER_GROUPS
+            or total_filters > MAX_FILTERS
+            or any(len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in groups)
+        ):
+            return error_response(
+                400,
+                error_body(
+                    400,
+                    message=f"Too many filters: at most {MAX_FILTER_GROUPS} filter groups, "
+                    f"{MAX_FILTERS_PER_GROUP} filters per group and {MAX_FILTERS} in all.",
+                ),
+                headers,
+            )
         defs = self.store.properties[object_type]
         try:
             matchers = [[_matcher(f, defs) for f in g.get("filters") or []] for g in groups]
@@ -338,7 +401,8 @@ class HubSpotApp:
             return error_response(400, error_body(400, message=str(exc)), headers)
         query = str(body.get("query") or "").lower()
         found = [
-            r for r in self.store.live(object_type)
+            r
+            for r in self.store.live(object_type)
             if (not matchers or any(all(m(r) for m in group) for group in matchers))
             and (not query or any(query in (v or "").lower() for v in r.properties.values()))
         ]
@@ -377,17 +441,28 @@ class HubSpotApp:
             ids = rec.associations.get(to_type) if rec is not None else None
             if not ids:
                 # UNCONFIRMED: HubSpot reports records without associations as per-input errors (207).
-                errors.append({
-                    "status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "NO_ASSOCIATIONS_FOUND",
-                    "message": f"No {to_type} is associated with {from_type} {rid}.",
-                    "context": {"fromObjectId": [rid]},
-                })
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {to_type} is associated with {from_type} {rid}.",
+                        "context": {"fromObjectId": [rid]},
+                    }
+                )
                 continue
-            results.append({
-                "from": {"id": rid},
-                "to": [{"toObjectId": i, "associationTypes": [
-                    {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for i in ids],
-            })
+            results.append(
+                {
+                    "from": {"id": rid},
+                    "to": [
+                        {
+                            "toObjectId": i,
+                            "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}],
+                        }
+                        for i in ids
+                    ],
+                }
+            )
         body: dict[str, Any] = {"status": "COMPLETE", "results": results}
         if errors:
             body["numErrors"] = len(errors)
@@ -402,7 +477,7 @@ class HubSpotApp:
         email = request.query_params.get("email")
         owners = [o for o in self.store.owners if o.archived == archived and (email is None or o.email == email)]
         start = int(request.query_params.get("after") or 0)
-        page = owners[start:start + limit]
+        page = owners[start : start + limit]
         body: dict[str, Any] = {"results": [o.to_json() for o in page]}
         if start + limit < len(owners):
             body["paging"] = {"next": {"after": str(start + limit), "link": None}}
@@ -428,17 +503,21 @@ class HubSpotApp:
 
     async def account_details(self, request: Request) -> Response:
         headers = self.guard(request, [])
-        return json_response({
-            "portalId": self.auth.hub_id,
-            "accountType": "STANDARD",
-            "timeZone": "US/Eastern",
-            "companyCurrency": "USD",
-            "additionalCurrencies": ["EUR", "GBP"],
-            "utcOffset": "-05:00",
-            "utcOffsetMilliseconds": -18_000_000,
-            "uiDomain": "app.hubspot.com",
-            "dataHostingLocation": "na1",
-        }, 200, headers)
+        return json_response(
+            {
+                "portalId": self.auth.hub_id,
+                "accountType": "STANDARD",
+                "timeZone": "US/Eastern",
+                "companyCurrency": "USD",
+                "additionalCurrencies": ["EUR", "GBP"],
+                "utcOffset": "-05:00",
+                "utcOffsetMilliseconds": -18_000_000,
+                "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1",
+            },
+            200,
+            headers,
+        )
 
     # -- the app ----------------------------------------------------------------------------------------------
     def _wrap(self, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
@@ -464,8 +543,7 @@ class HubSpotApp:
             Route(objects + "/{record_id}", w(self.get_object), methods=["GET"]),
             Route(objects + "/{record_id}", w(self.update_object), methods=["PATCH"]),
             Route(objects + "/{record_id}", w(self.archive_object), methods=["DELETE"]),
-            Route("/crm/v4/associations/{from_type}/{to_type}/batch/read", w(self.read_associations),
-                  methods=["POST"]),
+            Route("/crm/v4/associations/{from_type}/{to_type}/batch/read", w(self.read_associations), methods=["POST"]),
             Route("/crm/v3/owners", w(self.list_owners), methods=["GET"]),
             Route("/crm/v3/owners/", w(self.list_owners), methods=["GET"]),
             Route("/crm/v3/owners/{owner_id}", w(self.get_owner), methods=["GET"]),
@@ -478,6 +556,7 @@ class HubSpotApp:
 
 
 # -- search filters ----------------------------------------------------------------------------------------------
+
 
 def _typed(value: Any, kind: str) -> Any:
     if value is None or value == "":

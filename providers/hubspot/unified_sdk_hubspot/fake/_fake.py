@@ -94,9 +94,7 @@ class FakeHubSpot(LocalServer):
 
     def build_app(self) -> Any:
         app: Any = self.app.build()
-        return self.faults.middleware(
-            app, self._fault_body, only=lambda path: not path.startswith("/oauth")
-        )
+        return self.faults.middleware(app, self._fault_body, only=lambda path: not path.startswith("/oauth"))
 
     @staticmethod
     def _fault_body(status: int, fault: Fault) -> tuple[Any, dict[str, str]]:
@@ -139,8 +137,14 @@ class FakeHubSpot(LocalServer):
         self.auth.expire_access_tokens()
 
     # -- HubSpot-specific helpers ------------------------------------------------------------------------
-    def inject_rate_limit(self, policy: str = "TEN_SECONDLY_ROLLING", *, times: int = 1,
-                          retry_after: float | None = None, path: str | None = None) -> None:
+    def inject_rate_limit(
+        self,
+        policy: str = "TEN_SECONDLY_ROLLING",
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        path: str | None = None,
+    ) -> None:
         """Answer the next ``times`` API requests with HubSpot's 429 for ``policy``
         (``TEN_SECONDLY_ROLLING``, ``SECONDLY`` or ``DAILY``)."""
         self.inject(status=429, times=times, retry_after=retry_after, path=path, body=rate_limit_body(policy))
@@ -149,8 +153,9 @@ class FakeHubSpot(LocalServer):
         """A new private-app access token with only ``scopes``."""
         return self.auth.add_private_token(scopes)
 
-    def add_property(self, object_type: str, name: str, type: str = "string",
-                     options: Iterable[str] | None = None) -> None:
+    def add_property(
+        self, object_type: str, name: str, type: str = "string", options: Iterable[str] | None = None
+    ) -> None:
         """Define a custom property on ``deals``, ``contacts`` or ``companies``."""
         self.store.add_property(object_type, name, type, options=options)
 
@@ -159,8 +164,11 @@ class FakeHubSpot(LocalServer):
         if object_type not in OBJECT_TYPES:
             raise ValueError(f"unknown object type {object_type!r}")
         return [
-            {"id": str(r.id), "properties": dict(r.properties),
-             "associations": {k: [str(i) for i in v] for k, v in r.associations.items()}}
+            {
+                "id": str(r.id),
+                "properties": dict(r.properties),
+                "associations": {k: [str(i) for i in v] for k, v in r.associations.items()},
+            }
             for r in self.store.live(object_type)
         ]
 

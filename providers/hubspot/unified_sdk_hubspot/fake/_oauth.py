@@ -36,8 +36,10 @@ class _HubSpotServer(AuthorizationServer):
         request = super().validate_authorization_request(params)
         if "oauth" not in (params.get("scope") or "").split():
             raise OAuthError(
-                "invalid_scope", "every HubSpot app must request the 'oauth' scope",
-                redirect_uri=request.redirect_uri, state=request.state,
+                "invalid_scope",
+                "every HubSpot app must request the 'oauth' scope",
+                redirect_uri=request.redirect_uri,
+                state=request.state,
             )
         return request
 
@@ -148,8 +150,12 @@ class HubSpotAuth:
 
         def failed(exc: OAuthError, grant_type: str) -> Response:
             code, message = _token_error(exc, grant_type)
-            body = {"status": code, "message": message, "correlationId": correlation_id(),
-                    "category": "VALIDATION_ERROR"}
+            body = {
+                "status": code,
+                "message": message,
+                "correlationId": correlation_id(),
+                "category": "VALIDATION_ERROR",
+            }
             return error_response(400, body)
 
         async def token(request: Request) -> Response:

@@ -125,8 +125,16 @@ STANDARD_PROPERTIES: Mapping[str, Mapping[str, PropertyDef]] = {
 
 #: What list/get return when the caller names no properties.
 DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = {
-    "deals": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
-              "hs_object_id", "pipeline"),
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
 }
@@ -282,17 +290,20 @@ class Store:
         self.random = random.Random(seed)
         self.records: dict[str, dict[int, Record]] = {t: {} for t in OBJECT_TYPES}
         self.order: dict[str, list[int]] = {t: [] for t in OBJECT_TYPES}
-        self.properties: dict[str, dict[str, PropertyDef]] = {
-            t: dict(STANDARD_PROPERTIES[t]) for t in OBJECT_TYPES
-        }
+        self.properties: dict[str, dict[str, PropertyDef]] = {t: dict(STANDARD_PROPERTIES[t]) for t in OBJECT_TYPES}
         self._next_id = 1001
         created = iso_from_ms(1_600_000_000_000)
         self.pipelines = default_pipelines(created)
         self.owners = [
             Owner(str(90_000_001 + i), f"{first.lower()}@example.com", first, last, 7_000_001 + i, created, created)
             for i, (first, last) in enumerate(
-                [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"), ("Edsger", "Dijkstra"),
-                 ("Barbara", "Liskov")]
+                [
+                    ("Ada", "Lovelace"),
+                    ("Grace", "Hopper"),
+                    ("Alan", "Turing"),
+                    ("Edsger", "Dijkstra"),
+                    ("Barbara", "Liskov"),
+                ]
             )
         ]
         self.owners.append(
@@ -434,8 +445,7 @@ class Store:
 
         def bad(name: str, error: str, message: str) -> None:
             problems.append(
-                {"isValid": False, "message": message, "error": error, "name": name,
-                 "localizedErrorMessage": message}
+                {"isValid": False, "message": message, "error": error, "name": name, "localizedErrorMessage": message}
             )
 
         for name, value in properties.items():
@@ -469,8 +479,7 @@ class Store:
                     continue
                 text = iso_from_ms(ms) if d.type == "datetime" else iso_from_ms(ms)[:10]
             elif d.options is not None and text not in d.options:
-                bad(name, "INVALID_OPTION",
-                    f"{text} was not one of the allowed options: {', '.join(d.options)}")
+                bad(name, "INVALID_OPTION", f"{text} was not one of the allowed options: {', '.join(d.options)}")
                 continue
             if name == "email" and not _EMAIL.match(text):
                 bad(name, "INVALID_EMAIL", f"Email address {text} is invalid")
@@ -488,8 +497,7 @@ class Store:
             if stages is None:
                 bad("pipeline", "INVALID_OPTION", f"{pipeline} was not one of the allowed options")
             elif stage is not None and stage not in stages:
-                bad("dealstage", "INVALID_OPTION",
-                    f"{stage} was not one of the allowed options: {', '.join(stages)}")
+                bad("dealstage", "INVALID_OPTION", f"{stage} was not one of the allowed options: {', '.join(stages)}")
         if problems:
             raise PropertyError(problems)
         if object_type == "contacts" and clean.get("email"):
@@ -500,8 +508,7 @@ class Store:
         return clean
 
     # -- seeding -------------------------------------------------------------------------------
-    def seed(self, *, deals: int = 0, contacts: int = 0, companies: int = 0,
-             base_ms: int = 1_700_000_000_000) -> None:
+    def seed(self, *, deals: int = 0, contacts: int = 0, companies: int = 0, base_ms: int = 1_700_000_000_000) -> None:
         """Add generated records; deals are associated with the contacts and companies that exist.
 
         Modification times step by one second every three records, so ties occur
