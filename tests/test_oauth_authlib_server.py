@@ -94,10 +94,12 @@ def test_pkce_a_code_from_another_authorization_is_refused(client: Client, serve
     second = client.auth.authorization_url("oauthtoy", scopes=["crm_deal_read"])
     first_callback = server.approve(first.url)
     stolen_code = _query(server.approve(second.url))["code"]
+    assert [c.code_challenge_method for c in server.store.codes.values()] == ["S256", "S256"]
     # The first authorization's state (so its verifier) with the second one's code: the verifier does not match.
     with pytest.raises(AuthenticationError) as info:
         client.auth.complete(code=stolen_code, state=first.state)
-    assert info.value.provider_code == "invalid_grant"
+    assert info.value.provider_code == "invalid_grant" and info.value.status == 400
+    assert "Code challenge failed" in str(info.value)  # authlib's CodeChallenge refused it, not the code lookup
     assert stolen_code not in str(info.value)
     assert client.connections.list() == []
     assert server.tokens == []
