@@ -205,7 +205,7 @@ def rate_limited(demo: Demo) -> None:
 
 
 def provider_unavailable(demo: Demo) -> None:
-    demo.step("4. 503 Service Unavailable → exponential backoff with jitter, then retry (GET is idempotent)")
+    demo.step("4. 503 Service Unavailable → retry after a backoff with jitter (GET is idempotent)")
     demo.server.inject(status=503, times=1)
     page = demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
     rows = demo.attempts(2)
@@ -260,7 +260,7 @@ def summary(demo: Demo) -> None:
     demo.step("Call logs and health")
     logs = demo.client.logs.list(connection_id=demo.conn_id, since=demo.faults_since, limit=100)
     demo.console.print(f"  the listing made {demo.listing_logs} calls (all 200); the calls since then, oldest first:")
-    demo.console.print(logs_table(reversed(logs), show_connection=False))
+    demo.console.print(logs_table(reversed(logs), compact=True))
     demo.console.print(connection_table(demo.client.connections.get(demo.conn_id)))
     prefix = "unified-sdk"
     default_db = _default_url()
@@ -315,6 +315,8 @@ def _print_event(demo: Demo, event: Event) -> None:
 def run_demo(console: Console, *, client: Client, deals: int = 2500, steps: list[Any] | None = None) -> None:
     """Start the sandbox server on loopback and run the demo steps with ``client``."""
     server_class = _load_sandbox_server()
+    if not console.is_terminal:  # piped (make demo in CI, a log file): room for the tables
+        console.width = max(console.width, 120)
     started = time.perf_counter()
     console.print(Text("unified-sdk demo", style="bold"))
     console.print(f"  database: {_shown_url(client.database_url)}")

@@ -17,10 +17,11 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -211,29 +212,36 @@ def _status_text(status: int | None) -> Text:
     return Text(str(status), style="green" if status < 400 else ("yellow" if status == 429 else "red"))
 
 
-def logs_table(logs: Iterable[CallLog], *, title: str | None = None, show_connection: bool = True) -> Table:
-    """A rich table of call-log rows, in the order given."""
-    table = Table(title=title, title_justify="left", header_style="bold")
+def logs_table(
+    logs: Iterable[CallLog], *, title: str | None = None, show_connection: bool = True, compact: bool = False
+) -> Table:
+    """A rich table of call-log rows, in the order given (``compact``: no log id, no connection)."""
+    table = Table(
+        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD
+    )
     table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("log id", no_wrap=True, style="dim")
-    if show_connection:
+    if not compact:
+        table.add_column("log id", no_wrap=True, style="dim")
+    if show_connection and not compact:
         table.add_column("connection", no_wrap=True)
-    table.add_column("operation", no_wrap=True)
+    table.add_column("operation", overflow="fold")
     table.add_column("request", overflow="fold")
-    table.add_column("status", justify="right")
-    table.add_column("category")
-    table.add_column("action")
-    table.add_column("try", justify="right")
-    table.add_column("ms", justify="right")
+    table.add_column("status", justify="right", no_wrap=True)
+    table.add_column("category", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("try", justify="right", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True)
     for log in logs:
-        row: list[str | Text] = [log.created_at.strftime("%H:%M:%S.%f")[:-3], log.id]
-        if show_connection:
+        row: list[str | Text] = [log.created_at.strftime("%H:%M:%S.%f")[:-3]]
+        if not compact:
+            row.append(log.id)
+        if show_connection and not compact:
             row.append(log.connection_id or "-")
         row += [
             log.operation or "-",
             f"{log.method} {_short_url(log.url)}",
             _status_text(log.status),
-            Text(log.category or "", style="red" if log.category else ""),
+            Text(log.category or "-", style="red" if log.category else "dim"),
             log.action or "-",
             str(log.attempt),
             f"{log.duration_ms:.1f}" if log.duration_ms is not None else "-",
@@ -356,7 +364,7 @@ def connection_table(conn: Connection) -> Table:
         ("config", json.dumps(dict(conn.config), sort_keys=True)),
         ("scopes", ", ".join(conn.scopes) if conn.scopes else "-"),
         ("provider scopes", ", ".join(conn.provider_scopes) if conn.provider_scopes else "-"),
-        ("rate limit", json.dumps(dict(conn.rate_limit)) if conn.rate_limit else "-"),
+        ("rate limit", _format_rate_limit(conn.rate_limit) if conn.rate_limit else "-"),
         ("created", _when(conn.created_at)),
         ("updated", _when(conn.updated_at)),
     ]
@@ -366,18 +374,29 @@ def connection_table(conn: Connection) -> Table:
 
 
 def _format_last_error(error: Mapping[str, Any]) -> Text:
-    parts = [str(error.get("category") or "error")]
-    if error.get("status"):
-        parts.append(str(error["status"]))
-    if error.get("code"):
-        parts.append(f"[{error['code']}]")
-    text = " ".join(parts)
     if error.get("message"):
-        text += f": {error['message']}"
+        text = str(error["message"])
+    else:
+        parts = [str(error.get("category") or "error")]
+        if error.get("status"):
+            parts.append(str(error["status"]))
+        if error.get("code"):
+            parts.append(f"[{error['code']}]")
+        text = " ".join(parts)
     at = error.get("at")
     if isinstance(at, int | float):
-        text += f" (at {datetime.fromtimestamp(at).astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')})"
+        text += f" (at {datetime.fromtimestamp(at, UTC).strftime('%Y-%m-%d %H:%M:%SZ')})"
     return Text(text, style="red")
+
+
+def _format_rate_limit(limit: Mapping[str, Any]) -> str:
+    remaining, total, reset = limit.get("remaining"), limit.get("limit"), limit.get("reset_after")
+    if remaining is None:
+        return json.dumps(dict(limit), default=str)
+    text = f"{remaining}/{total} left" if total is not None else f"{remaining} left"
+    if isinstance(reset, int | float):
+        text += f", window reset {reset:g} s after the last call"
+    return text
 
 
 @command(connections_app, "show")

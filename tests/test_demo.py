@@ -1,0 +1,77 @@
+"""``unified-sdk demo`` end to end, in-process: the sandbox server on loopback, a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from unified_sdk import Client
+from unified_sdk.cli import app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "UNIFIED_SDK_DATABASE_URL": None})
+
+
+def _section(output: str, title: str) -> str:
+    """The lines of the step titled ``title``, up to the next step's rule."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if title in line and "────" in line)
+    end = next((i for i in range(start + 1, len(lines)) if "────" in lines[i]), len(lines))
+    return "\n".join(lines[start + 1 : end])
+
+
+def test_demo_shows_the_error_model_and_exits_0(runner: CliRunner, db_url: str) -> None:
+    result = runner.invoke(app, ["--database-url", db_url, "demo"])
+    out = result.output
+    assert result.exit_code == 0, out
+    assert "Traceback" not in out
+
+    assert "2,500 distinct deals in 25 pages" in out
+
+    rate = _section(out, "429 Too Many Requests")
+    assert re.search(r"attempt 1: GET /v1/deals\S* → 429 rate_limited → wait_and_retry", rate)
+    assert re.search(r"attempt 2: GET /v1/deals\S* → 200 ok", rate)
+
+    unavailable = _section(out, "503 Service Unavailable")
+    assert re.search(r"attempt 1: GET /v1/deals\S* → 503 provider_error → retry", unavailable)
+    assert re.search(r"attempt 2: GET /v1/deals\S* → 200 ok", unavailable)
+
+    unauthorized = _section(out, "401 Unauthorized")
+    assert "AuthenticationError: " in unauthorized
+    assert "event connection.unhealthy conn_" in unauthorized
+    assert "health healthy → unhealthy_now" in unauthorized
+    assert "connection health: unhealthy_now" in unauthorized
+    assert unauthorized.count("attempt ") == 1  # an API key is not refreshed nor retried
+
+    forbidden = _section(out, "403 Forbidden")
+    assert "PermissionDeniedError: " in forbidden
+    assert "hint: " in forbidden and "category=permission status=403" in forbidden
+
+    recovered = _section(out, "Health check")
+    assert "event connection.healthy conn_" in recovered
+    assert "connection health: healthy" in recovered
+
+    assert "Call logs and health" in out
+    assert "Demo finished in" in out
+
+
+def test_demo_leaves_one_demo_connection_with_its_logs(runner: CliRunner, db_url: str) -> None:
+    for _ in range(2):  # a second run replaces the first run's connection
+        result = runner.invoke(app, ["--database-url", db_url, "demo", "--deals", "150"])
+        assert result.exit_code == 0, result.output
+        assert "150 distinct deals in 2 pages" in result.output
+
+    with Client(database_url=db_url) as client:
+        conns = client.connections.list(external_id="unified-sdk-demo")
+        assert len(conns) == 1
+        conn = conns[0]
+        assert conn.provider == "sandbox" and conn.health.value == "healthy"
+        logs = client.logs.list(connection_id=conn.id, limit=100)
+        # 2 listing pages, 429+200, 503+200, 401, 403, health check
+        assert sorted(log.status or 0 for log in logs) == [200, 200, 200, 200, 200, 401, 403, 429, 503]
+        assert {log.operation for log in logs} == {"crm.deals.list", "health_check"}
+        assert f"connections show {conn.id}" in result.output
