@@ -128,7 +128,7 @@ def test_failed_code_exchange_persists_nothing_and_is_logged(client: Client, ser
     with pytest.raises(AuthenticationError) as info:
         client.auth.complete(bad)
     assert info.value.provider_code == "invalid_grant"
-    assert "re-authorize" in (info.value.hint or "")
+    assert "start the authorization again" in (info.value.hint or "")
     assert client.connections.list() == []
     (log,) = client.logs.list()
     assert log.operation == "oauth.code_exchange" and log.status == 400

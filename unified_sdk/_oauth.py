@@ -422,7 +422,10 @@ class OAuthManager:
         except UnifiedError:
             raise
         except Exception as exc:
-            raise self._token_error(plugin, exc, connection_id, secrets_) from None
+            error = self._token_error(plugin, exc, connection_id, secrets_)
+            if error.provider_code == "invalid_grant":
+                error.hint = "the code was refused (expired, used, or a PKCE mismatch): start the authorization again"
+            raise error from None
         if not token.get("access_token"):
             raise self._token_error(plugin, _TokenBodyError(token), connection_id, secrets_)
         credentials = credentials_from_token(plugin, token, previous=None)
