@@ -100,12 +100,12 @@ def test_token_expiring_mid_listing_is_refreshed_once(client: Client, hubspot: F
     hubspot.seed(deals=450)
     conn = connect_oauth(client, hubspot)
     page = client.crm.deals.list(connection_id=conn.id, limit=100)
-    ids = [d.id for d in page.data]
+    ids = [str(d.id) for d in page.data]
     hubspot.expire_access_tokens()
     next_page = page.get_next_page()
     assert next_page is not None
     for p in next_page.iter_pages():
-        ids += [d.id for d in p.data]
+        ids += [str(d.id) for d in p.data]
     assert sorted(ids) == sorted(r["id"] for r in hubspot.records("deals"))
     assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 1}
     expired = [log for log in client.logs.list(connection_id=conn.id) if log.status == 401]

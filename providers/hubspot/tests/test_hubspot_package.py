@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from typing import Any
 
 from unified_sdk_hubspot import HubSpotProvider
 
@@ -66,7 +67,12 @@ def test_fast_construction_equals_model_construct() -> None:
 
     from unified_sdk.models import Deal, Metadata
 
-    values = {"id": "1", "name": "x", "amount": Decimal("0.1"), "metadata": [construct(Metadata, slug="a", value=1)]}
+    values: dict[str, Any] = {
+        "id": "1",
+        "name": "x",
+        "amount": Decimal("0.1"),
+        "metadata": [construct(Metadata, slug="a", value=1)],
+    }
     fast = construct(Deal, **values)
     slow = Deal.model_construct(**values)
     assert fast == slow
