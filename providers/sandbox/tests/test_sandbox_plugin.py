@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from importlib.metadata import entry_points
@@ -21,13 +22,13 @@ from unified_sdk_sandbox.crm.pipelines import PipelinesAdapter
 from unified_sdk_sandbox.crm.users import UsersAdapter
 from unified_sdk_sandbox.fake import SCOPES, SandboxServer
 
+from unified_sdk._outcome import HealthSignal
 from unified_sdk.errors import NotFoundError, ValidationError
 from unified_sdk.models import Address, Company, Contact, Deal, Email, Metadata, Pipeline, Stage, Telephone, User
 from unified_sdk.provider import (
     AuthType,
     Category,
     Credentials,
-    HealthSignal,
     ListQuery,
     ProviderRequest,
     ProviderResponse,
@@ -64,8 +65,7 @@ def test_adapters_are_named_lazily_and_load() -> None:
     assert isinstance(provider.adapter("crm.deals"), DealsAdapter)
     assert provider.adapter("crm.deals") is provider.adapter("crm.deals")
     assert provider.adapter("crm.leads") is None
-    deals = type(provider.adapter("crm.deals"))
-    assert all(deals.supports(op) for op in ("list", "get", "create", "update", "delete"))
+    assert all(DealsAdapter.supports(op) for op in ("list", "get", "create", "update", "delete"))
     assert PipelinesAdapter.supports("list") and PipelinesAdapter.supports("get")
     assert not PipelinesAdapter.supports("create") and not UsersAdapter.supports("delete")
 
@@ -161,7 +161,7 @@ def test_classify_real_errors(
 ) -> None:
     company = next(iter(server.data.companies.records.values()))
     anonymous = httpx2.Client(base_url=server.url)
-    make = {
+    makers: dict[str, Callable[[], ProviderResponse]] = {
         "bad_limit": lambda: response(api, "GET", "/v1/deals", params={"limit": 500}),
         "bad_cursor": lambda: response(api, "GET", "/v1/deals", params={"cursor": "zz"}),
         "bad_json": lambda: response(
@@ -176,9 +176,9 @@ def test_classify_real_errors(
         "duplicate": lambda: response(api, "POST", "/v1/companies", json={"name": "x", "domain": company["domain"]}),
         "invalid": lambda: response(api, "POST", "/v1/deals", json={"value": {"amount": "lots"}}),
         "webhooks": lambda: response(api, "GET", "/v1/webhooks"),
-    }[how]
+    }
     with anonymous:
-        resp = make()
+        resp = makers[how]()
     outcome = PROVIDER.classify(resp)
     assert (outcome.status, outcome.provider_code, outcome.category) == (status, code, category)
     assert outcome.request_id == resp.headers["x-request-id"]
@@ -401,7 +401,7 @@ def test_pipelines_and_users(server: SandboxServer, api: httpx2.Client) -> None:
 
 
 def test_construct_matches_model_construct() -> None:
-    values = {"id": "x", "name": "N", "amount": Decimal("1.10"), "tags": ["a"]}
+    values: dict[str, Any] = {"id": "x", "name": "N", "amount": Decimal("1.10"), "tags": ["a"]}
     fast = _common.construct(Deal, **values)
     slow = Deal.model_construct(**values)
     assert fast == slow
