@@ -330,3 +330,15 @@ def test_health_check_proves_the_token(client: Client, hubspot: FakeHubSpot) -> 
     with pytest.raises(AuthenticationError):
         client.connections.check(bad.id)
     assert client.connections.get(bad.id).health.value == "unhealthy"
+
+
+async def test_async_errors(aclient: Any, hubspot: FakeHubSpot) -> None:
+    token = hubspot.private_app_token(["crm.objects.contacts.read"])
+    conn = await aclient.connections.create(provider="hubspot", credentials={"api_key": token}, config=hubspot.config)
+    with pytest.raises(PermissionDeniedError) as info:
+        await aclient.crm.deals.list(connection_id=conn.id)
+    assert info.value.details["unified_scopes"] == ["crm_deal_read", "crm_pipeline_read"]
+    hubspot.inject_rate_limit("DAILY")
+    with pytest.raises(RateLimitedError) as limited:
+        await aclient.crm.contacts.list(connection_id=conn.id)
+    assert limited.value.provider_code == "DAILY"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -147,3 +147,16 @@ def test_refreshes_before_expiry_from_expires_in(tmp_path: Path) -> None:
         # Both requests of the listing (the page, the pipelines) found their token inside the skew.
         assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 2}
         assert all(log.status != 401 for log in client.logs.list(connection_id=conn.id))
+
+
+async def test_async_flow_and_refresh_on_expiry(aclient: Any, hubspot: FakeHubSpot) -> None:
+    hubspot.seed(deals=150)
+    configure(aclient, hubspot)
+    request = await aclient.auth.authorization_url("hubspot", scopes=["crm_deal_read"])
+    conn = await aclient.auth.complete(hubspot.approve(request.url))
+    assert conn.provider_scopes == ["oauth", "crm.objects.deals.read"]
+    page = await aclient.crm.deals.list(connection_id=conn.id, limit=100)
+    hubspot.expire_access_tokens()
+    ids = [d.id async for d in page]
+    assert len(set(ids)) == 150
+    assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 1}

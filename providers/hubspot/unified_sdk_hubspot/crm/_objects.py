@@ -22,9 +22,10 @@ from unified_sdk_hubspot.crm._values import timestamp, to_millis
 
 M = TypeVar("M")
 
-#: HubSpot's maximum page size for list endpoints.
+#: HubSpot's maximum page size for list endpoints. UNCONFIRMED: the spec states no maximum;
+#: 100 is the documented one and the safe choice (HubSpot refuses larger pages).
 LIST_LIMIT = 100
-#: HubSpot's maximum page size for search.
+#: HubSpot's maximum page size for search (its guide: 200 per page).
 SEARCH_LIMIT = 200
 #: The most results one search query can page through.
 SEARCH_CEILING = 10_000
