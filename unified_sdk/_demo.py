@@ -315,8 +315,6 @@ def _print_event(demo: Demo, event: Event) -> None:
 def run_demo(console: Console, *, client: Client, deals: int = 2500, steps: list[Any] | None = None) -> None:
     """Start the sandbox server on loopback and run the demo steps with ``client``."""
     server_class = _load_sandbox_server()
-    if not console.is_terminal:  # piped (make demo in CI, a log file): room for the tables
-        console.width = max(console.width, 120)
     started = time.perf_counter()
     console.print(Text("unified-sdk demo", style="bold"))
     console.print(f"  database: {_shown_url(client.database_url)}")

@@ -139,6 +139,8 @@ def _root(
     # Fresh consoles bound to this invocation's streams (CliRunner swaps sys.stdout/stderr).
     console = Console(file=sys.stdout, highlight=False)
     err_console = Console(file=sys.stderr, highlight=False)
+    if not console.is_terminal:  # piped to a file or a pager: do not squeeze tables into 80 columns
+        console.width = max(console.width, 160)
     current = State(database_url)
     ctx.obj = current
     ctx.call_on_close(current.close)
@@ -216,16 +218,14 @@ def logs_table(
     logs: Iterable[CallLog], *, title: str | None = None, show_connection: bool = True, compact: bool = False
 ) -> Table:
     """A rich table of call-log rows, in the order given (``compact``: no log id, no connection)."""
-    table = Table(
-        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD
-    )
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     table.add_column("time (UTC)", no_wrap=True)
     if not compact:
         table.add_column("log id", no_wrap=True, style="dim")
     if show_connection and not compact:
         table.add_column("connection", no_wrap=True)
-    table.add_column("operation", overflow="fold")
-    table.add_column("request", overflow="fold")
+    table.add_column("operation", overflow="fold", min_width=10)
+    table.add_column("request", overflow="fold", min_width=16)
     table.add_column("status", justify="right", no_wrap=True)
     table.add_column("category", no_wrap=True)
     table.add_column("action", no_wrap=True)
@@ -331,7 +331,7 @@ def connections_list(
     if not conns:
         console.print("No connections.")
         return
-    table = Table(title="Connections", title_justify="left", header_style="bold")
+    table = Table(title="Connections", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     for column in ("id", "provider", "external id", "auth", "health", "last healthy", "last unhealthy"):
         table.add_column(column, no_wrap=column in ("id", "health"))
     for c in conns:
@@ -480,7 +480,9 @@ def logs(
     if not rows:
         console.print("No call logs.")
         return
-    console.print(logs_table(rows, title=f"Call logs (newest first, {len(rows)} shown)"))
+    console.print(
+        logs_table(rows, title=f"Call logs (newest first, {len(rows)} shown)", show_connection=connection is None)
+    )
 
 
 # -- demo -----------------------------------------------------------------------------------
