@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    server.data.warm()
     with server:
         info = {
             "url": server.url,

@@ -622,6 +622,15 @@ class SandboxData:
                     return str(record["id"])
         return None
 
+    def warm(self) -> None:
+        """Serialise every record now, so the first listing costs no more than later ones."""
+        with self.lock:
+            for collection in (self.deals, self.contacts, self.companies):
+                for rid in collection.records:
+                    collection.json_of(rid)
+            self.pipelines_json()
+            self.users_json()
+
     def iter_records(self, name: str) -> Iterator[dict[str, Any]]:
         with self.lock:
             yield from list(self.collection(name).records.values())
