@@ -279,3 +279,37 @@ def test_revoked_refresh_token_needs_reauthorization(client: Client, server: San
         client.crm.deals.list(connection_id=conn.id)
     assert server.token_requests.get("refresh_token") == 1
     assert client.connections.get(conn.id).health == "unhealthy_now"
+
+
+# -- the same behaviours through AsyncClient ----------------------------------------------------------
+
+
+async def _async_api_key(aclient: AsyncClient, server: SandboxServer) -> Connection:
+    return await aclient.connections.create(
+        provider="sandbox", credentials={"api_key": server.api_key}, config=server.config
+    )
+
+
+async def test_async_errors_and_retries(aclient: AsyncClient, server: SandboxServer) -> None:
+    conn = await _async_api_key(aclient, server)
+    server.inject(status=429, times=1, retry_after=0)
+    page = await aclient.crm.deals.list(connection_id=conn.id, limit=10)
+    assert len(page.data) == 10
+    assert server.count("GET", "/v1/deals") == 2
+    with pytest.raises(ValidationError) as caught:
+        await aclient.crm.deals.create(connection_id=conn.id, data={"amount": "1"})
+    assert caught.value.provider_code == "validation_failed"
+    server.inject(status=500, times=1)
+    created = await aclient.crm.deals.create(connection_id=conn.id, data={"name": "Async once"})
+    assert created is not None
+    assert [d["title"] for d in server.data.deals.records.values()].count("Async once") == 1
+
+
+async def test_async_oauth_refresh(aclient: AsyncClient, server: SandboxServer) -> None:
+    configure_oauth(aclient, server)
+    request = await aclient.auth.authorization_url("sandbox", scopes=["crm_deal_read"])
+    conn = await aclient.auth.complete(server.approve(request.url))
+    server.expire_access_tokens()
+    page = await aclient.crm.deals.list(connection_id=conn.id, limit=3)
+    assert len(page.data) == 3
+    assert server.token_requests == {"authorization_code": 1, "refresh_token": 1}
