@@ -823,8 +823,7 @@ def oauth_routes(
                 return RedirectResponse(exc.redirect_url(), status_code=302)
             return error_page(exc)
         hidden = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items()
         )
         boxes = "".join(
             f'<label><input type="checkbox" name="grant_scope" value="{html.escape(s)}" checked> '
