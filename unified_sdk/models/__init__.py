@@ -1,6 +1,6 @@
 """Unified models returned by every provider."""
 
-from unified_sdk.models._base import UnifiedModel
+from unified_sdk.models._base import UnifiedModel, construct
 from unified_sdk.models.crm import (
     Address,
     Company,
@@ -26,4 +26,5 @@ __all__ = [
     "Telephone",
     "UnifiedModel",
     "User",
+    "construct",
 ]

@@ -63,9 +63,7 @@ def test_every_adapter_imports() -> None:
 def test_fast_construction_equals_model_construct() -> None:
     from decimal import Decimal
 
-    from unified_sdk_hubspot.crm._values import construct
-
-    from unified_sdk.models import Deal, Metadata
+    from unified_sdk.models import Deal, Metadata, construct
 
     values: dict[str, Any] = {
         "id": "1",

@@ -176,9 +176,7 @@ def test_base_url_from_token() -> None:
 
 
 def test_fast_construct_equals_model_construct() -> None:
-    from unified_sdk_salesforce.crm._base import construct
-
-    from unified_sdk.models import Address, Deal, Metadata
+    from unified_sdk.models import Address, Deal, Metadata, construct
 
     values = {"id": "006A", "name": "x", "metadata": [construct(Metadata, id="a__c", slug="a__c", value=1)]}
     fast, slow = construct(Deal, **values), Deal.model_construct(**values)

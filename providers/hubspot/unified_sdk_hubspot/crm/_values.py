@@ -7,32 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from unified_sdk.models import Metadata
+from unified_sdk.models import Metadata, construct
 
 T = TypeVar("T")
-_set_attr = object.__setattr__
-_TEMPLATES: dict[type[Any], dict[str, Any]] = {}
-
-
-def construct(cls: type[T], **values: Any) -> T:
-    """``cls.model_construct(**values)`` for values already of the right types, minus its per-field loop.
-
-    A listing builds tens of thousands of models and pydantic's ``model_construct``
-    walks every field of the model for each; this fills the same slots from a
-    per-class template of defaults (a test checks both give equal models).
-    """
-    template = _TEMPLATES.get(cls)
-    if template is None:
-        model: Any = cls
-        template = _TEMPLATES[cls] = dict(model.model_construct().__dict__)
-    obj = cls.__new__(cls)
-    fields = template.copy()
-    fields.update(values)
-    _set_attr(obj, "__dict__", fields)
-    _set_attr(obj, "__pydantic_fields_set__", set(values))
-    _set_attr(obj, "__pydantic_extra__", None)
-    _set_attr(obj, "__pydantic_private__", None)
-    return obj
 
 
 def _construct_metadata(**values: Any) -> Metadata:

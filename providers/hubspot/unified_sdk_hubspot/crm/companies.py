@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from unified_sdk.models import Company, Telephone
+from unified_sdk.models import Company, Telephone, construct
 from unified_sdk.provider import OperationContext, OperationFlow
 from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._objects import HubSpotObjectAdapter
@@ -42,11 +42,11 @@ _ADDRESS = {
 
 
 def _construct(**values: Any) -> Company:
-    return v.construct(Company, **values)
+    return construct(Company, **values)
 
 
 def _phone(**values: Any) -> Telephone:
-    return v.construct(Telephone, **values)
+    return construct(Telephone, **values)
 
 
 class CompaniesAdapter(HubSpotObjectAdapter[Company]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from unified_sdk.models import Address, Contact, Email, Telephone
+from unified_sdk.models import Address, Contact, Email, Telephone, construct
 from unified_sdk.provider import OperationContext, OperationFlow
 from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._objects import HubSpotObjectAdapter
@@ -33,19 +33,19 @@ _ADDRESS = {"address": "address1", "city": "city", "state": "region", "zip": "po
 
 
 def _construct(**values: Any) -> Contact:
-    return v.construct(Contact, **values)
+    return construct(Contact, **values)
 
 
 def _email(**values: Any) -> Email:
-    return v.construct(Email, **values)
+    return construct(Email, **values)
 
 
 def _phone(**values: Any) -> Telephone:
-    return v.construct(Telephone, **values)
+    return construct(Telephone, **values)
 
 
 def _address(**values: Any) -> Address:
-    return v.construct(Address, **values)
+    return construct(Address, **values)
 
 
 def address_of(p: Mapping[str, Any], fields: Mapping[str, str]) -> Address | None:

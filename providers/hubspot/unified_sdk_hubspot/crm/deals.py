@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from unified_sdk.errors import ValidationError
-from unified_sdk.models import Deal
+from unified_sdk.models import Deal, construct
 from unified_sdk.provider import OperationContext, OperationFlow, Provider
 from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._objects import HubSpotObjectAdapter
@@ -32,7 +32,7 @@ _KNOWN = frozenset({*_PROPERTIES, "hs_object_id"})
 
 
 def _construct(**values: Any) -> Deal:
-    return v.construct(Deal, **values)
+    return construct(Deal, **values)
 
 
 class DealsAdapter(HubSpotObjectAdapter[Deal]):

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from unified_sdk.errors import NotFoundError, PermissionDeniedError, ValidationError
-from unified_sdk.models import Address, Metadata
+from unified_sdk.models import Address, Metadata, construct
 from unified_sdk.provider import (
     CrmObjectAdapter,
     ListQuery,
@@ -37,35 +37,6 @@ DESCRIBE_TTL = 3600.0
 
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 _CURSOR_PATH = re.compile(r"^/services/data/v\d+\.\d/query(?:All)?(?:/[A-Za-z0-9]+-\d+)?$")
-
-
-# -- fast model construction ---------------------------------------------------------------------------
-_TEMPLATES: dict[type[Any], dict[str, Any]] = {}
-_set_attr = object.__setattr__
-
-
-def construct(cls: type[T], **values: Any) -> T:
-    """``cls.model_construct(**values)`` for values already of the right types, without its per-field loop.
-
-    A listing builds tens of thousands of models; pydantic's ``model_construct``
-    walks every field of the model for each one. This fills the same four slots
-    from a per-class template of defaults (a test checks the result equals
-    ``model_construct``'s).
-    """
-    template = _TEMPLATES.get(cls)
-    if template is None:
-        model: Any = cls
-        if model.__pydantic_post_init__ or model.__pydantic_root_model__ or model.model_config.get("extra") == "allow":
-            return model.model_construct(**values)  # type: ignore[no-any-return]
-        template = _TEMPLATES[cls] = dict(model.model_construct().__dict__)
-    obj = cls.__new__(cls)
-    fields = template.copy()
-    fields.update(values)
-    _set_attr(obj, "__dict__", fields)
-    _set_attr(obj, "__pydantic_fields_set__", set(values))
-    _set_attr(obj, "__pydantic_extra__", None)
-    _set_attr(obj, "__pydantic_private__", None)
-    return obj
 
 
 # -- value conversion -------------------------------------------------------------------------------

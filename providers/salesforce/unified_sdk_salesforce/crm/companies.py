@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from unified_sdk.models import Company, Telephone
+from unified_sdk.models import Company, Telephone, construct
 from unified_sdk_salesforce.crm._base import (
     SObjectAdapter,
     address_from,
     address_to,
-    construct,
     custom_fields,
     metadata_to,
     to_datetime,

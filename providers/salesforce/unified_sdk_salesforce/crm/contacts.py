@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Contact, Email, Telephone
+from unified_sdk.models import Contact, Email, Telephone, construct
 from unified_sdk_salesforce.crm._base import (
     SObjectAdapter,
     address_from,
     address_to,
-    construct,
     custom_fields,
     first_id,
     metadata_to,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Deal
+from unified_sdk.models import Deal, construct
 from unified_sdk_salesforce.crm._base import (
     SObjectAdapter,
-    construct,
     custom_fields,
     first_id,
     metadata_to,

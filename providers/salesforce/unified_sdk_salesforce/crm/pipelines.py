@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from unified_sdk.errors import NotFoundError
-from unified_sdk.models import Pipeline, Stage
+from unified_sdk.models import Pipeline, Stage, construct
 from unified_sdk.provider import (
     ListQuery,
     ListResult,
@@ -22,7 +22,6 @@ from unified_sdk.provider import (
 )
 from unified_sdk_salesforce import _soql
 from unified_sdk_salesforce._provider import api_version
-from unified_sdk_salesforce.crm._base import construct
 
 PIPELINE_ID = "opportunity"
 PIPELINE_NAME = "Opportunity"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from unified_sdk.models import Email, User
+from unified_sdk.models import Email, User, construct
 from unified_sdk.provider import CrmObjectAdapter
-from unified_sdk_salesforce.crm._base import SObjectAdapter, construct, to_datetime
+from unified_sdk_salesforce.crm._base import SObjectAdapter, to_datetime
 
 
 class UsersAdapter(SObjectAdapter[User]):

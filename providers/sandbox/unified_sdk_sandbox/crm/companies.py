@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Company, Email, Telephone
+from unified_sdk.models import Company, Email, Telephone, construct
 from unified_sdk_sandbox.crm import _common as c
 
 _timestamp = c.timestamp
@@ -17,7 +17,7 @@ def to_company(r: dict[str, Any]) -> Company:
     website = r.get("website")
     phone = r.get("phone")
     email = r.get("email")
-    return c.construct(
+    return construct(
         Company,
         id=r["id"],
         created_at=_timestamp(r.get("created_at")),
@@ -28,8 +28,8 @@ def to_company(r: dict[str, Any]) -> Company:
         industry=r.get("industry"),
         employees=r.get("employee_count"),
         address=c.address(r.get("address")),
-        telephones=[c.construct(Telephone, telephone=phone, type="main")] if phone else [],
-        emails=[c.construct(Email, email=email, type="work")] if email else [],
+        telephones=[construct(Telephone, telephone=phone, type="main")] if phone else [],
+        emails=[construct(Email, email=email, type="work")] if email else [],
         description=r.get("description"),
         user_id=r.get("owner_id"),
         metadata=c.metadata(r.get("custom_fields")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Contact
+from unified_sdk.models import Contact, construct
 from unified_sdk_sandbox.crm import _common as c
 
 _timestamp = c.timestamp
@@ -16,7 +16,7 @@ def to_contact(r: dict[str, Any]) -> Contact:
     first = r.get("first_name")
     last = r.get("last_name")
     company = r.get("company")
-    return c.construct(
+    return construct(
         Contact,
         id=r["id"],
         created_at=_timestamp(r.get("created_at")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Deal
+from unified_sdk.models import Deal, construct
 from unified_sdk.provider import OperationContext, OperationFlow, ProviderRequest
 from unified_sdk_sandbox.crm import _common as c
 
@@ -21,7 +21,7 @@ def to_deal(r: dict[str, Any]) -> Deal:
     reason = r.get("close_reason")
     probability = r.get("win_probability")
     company = r.get("company_id")
-    return c.construct(
+    return construct(
         Deal,
         id=r["id"],
         created_at=_timestamp(r.get("created_at")),

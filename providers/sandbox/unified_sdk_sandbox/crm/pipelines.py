@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from unified_sdk.models import Pipeline, Stage
+from unified_sdk.models import Pipeline, Stage, construct
 from unified_sdk.provider import (
     ListQuery,
     ListResult,
@@ -20,7 +20,7 @@ from unified_sdk_sandbox.crm import _common as c
 def to_pipeline(r: dict[str, Any]) -> Pipeline:
     """One sandbox pipeline; stage probabilities are already percentages."""
     stages = [
-        c.construct(
+        construct(
             Stage,
             id=s["id"],
             name=s.get("label"),
@@ -30,7 +30,7 @@ def to_pipeline(r: dict[str, Any]) -> Pipeline:
         )
         for s in r.get("stages") or ()
     ]
-    return c.construct(
+    return construct(
         Pipeline,
         id=r["id"],
         created_at=c.timestamp(r.get("created_at")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from unified_sdk.models import Email, User
+from unified_sdk.models import Email, User, construct
 from unified_sdk.provider import (
     ListQuery,
     ListResult,
@@ -21,7 +21,7 @@ def to_user(r: dict[str, Any]) -> User:
     first = r.get("first_name")
     last = r.get("last_name")
     email = r.get("email")
-    return c.construct(
+    return construct(
         User,
         id=r["id"],
         created_at=c.timestamp(r.get("created_at")),
@@ -29,7 +29,7 @@ def to_user(r: dict[str, Any]) -> User:
         name=f"{first} {last}" if first and last else first or last,
         first_name=first,
         last_name=last,
-        emails=[c.construct(Email, email=email, type="work")] if email else [],
+        emails=[construct(Email, email=email, type="work")] if email else [],
         title=r.get("job_title"),
         is_active=r.get("active"),
         raw=r,
