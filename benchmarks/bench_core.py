@@ -205,6 +205,23 @@ def profile_listing(sandbox: Sandbox, tmp: Path, top: int = 30) -> str:
     return buffer.getvalue()
 
 
+def profile_phases(sandbox: Sandbox, tmp: Path, runs: int = 3) -> dict[str, float]:
+    """Medians of the SDK's CPU by phase (see ``_workloads.phases``), against the raw loop."""
+    samples: list[dict[str, float]] = []
+    for i in range(runs):
+        workdir = tmp / f"phases-{i}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks._workloads", "phases", sandbox.url, sandbox.api_key, str(workdir)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        samples.append(json.loads(proc.stdout.strip().splitlines()[-1])["phases"])
+    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+
+
 def profile_import(tmp: Path, top: int = 25) -> str:
     """``-X importtime`` of the SDK's import-to-first-call: the slowest imports (cumulative µs)."""
     workdir = tmp / "importtime"
@@ -304,6 +321,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["listing"] = bench_listing(sandbox, args.deals, args.runs, tmp)
             if args.profile:
                 results["profile_listing"] = profile_listing(sandbox, tmp)
+                results["profile_phases"] = profile_phases(sandbox, tmp)
         print("Import-to-first-call…", flush=True)
         results["import"] = bench_import(args.import_runs, tmp)
         if args.profile:
@@ -312,6 +330,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     report(results)
     if args.profile:
+        print("\n== SDK CPU by phase (medians of 3 processes, seconds) ==")
+        for key, value in results["profile_phases"].items():
+            print(f"  {key:32} {value:.3f}")
         print("\n== cProfile of one SDK sync listing ==\n" + results["profile_listing"])
         print("\n== -X importtime of the SDK import-to-first-call ==\n" + results["profile_import"])
     print(f"\nWrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
