@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.profile:
         print("\n== SDK CPU by phase (medians of 3 processes, seconds) ==")
         for key, value in results["profile_phases"].items():
-            print(f"  {key:32} {value:.3f}")
+            print(f"  {key:32} {value:.3f}" if key not in ("count", "mapped") else f"  {key:32} {value:.0f}")
         print("\n== cProfile of one SDK sync listing ==\n" + results["profile_listing"])
         print("\n== -X importtime of the SDK import-to-first-call ==\n" + results["profile_import"])
     print(f"\nWrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")

@@ -40,13 +40,16 @@ def main() -> None:
             print(f"first page: {len(page.data)} deals, next cursor {page.next_cursor!r}")
 
             by_stage: Counter[str] = Counter()
-            total = Decimal(0)
+            totals: dict[str, Decimal] = {}
             count = 0
             for deal in page:  # walks every following page
                 count += 1
                 by_stage[deal.stage or "?"] += 1
-                total += deal.amount or 0
-            print(f"{count} deals worth {total:,.2f} in total")
+                if deal.amount is not None:
+                    currency = deal.currency or "?"
+                    totals[currency] = totals.get(currency, Decimal(0)) + deal.amount
+            worth = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(totals.items()))
+            print(f"{count} deals worth {worth}")
             for stage, n in by_stage.most_common():
                 print(f"  {stage:<24} {n}")
         except UnifiedError as exc:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -75,3 +79,24 @@ def test_demo_leaves_one_demo_connection_with_its_logs(runner: CliRunner, db_url
         assert sorted(log.status or 0 for log in logs) == [200, 200, 200, 200, 200, 401, 403, 429, 503]
         assert {log.operation for log in logs} == {"crm.deals.list", "health_check"}
         assert f"connections show {conn.id}" in result.output
+
+
+@pytest.mark.parametrize("script", ["list_deals.py", "async_list_deals.py"])
+def test_examples_run_against_the_sandbox(script: str, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("SANDBOX_URL", "SANDBOX_API_KEY")}
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    if script == "list_deals.py":
+        assert "2500 deals worth " in done.stdout
+        assert "25 calls logged; health: healthy" in done.stdout
+    else:
+        assert "2500 deals, 1000 contacts, 300 companies" in done.stdout
+        assert "pipeline Sales: " in done.stdout
