@@ -334,6 +334,7 @@ class _ConnectionsBase:
             values["external_id"] = external_id
         if values:
             self._core.store.update_connection(connection_id, values)
+            store.forget(connection_id)
             self._core.events.emit(
                 Event("connection.updated", connection_id, row["provider"], {"changed": sorted(values)})
             )
@@ -347,6 +348,7 @@ class _ConnectionsBase:
             if not revoked:
                 logger.warning("could not revoke the tokens of connection %s at the provider", connection_id)
         self._core.store.delete_connection(connection_id)
+        self._core.connections_store.forget(connection_id)
         self._core.events.emit(Event("connection.deleted", connection_id, row["provider"], {}))
 
     def _check_flow(self, connection_id: str) -> Flow[Connection]:

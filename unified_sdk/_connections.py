@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 #: A healthy signal on an already healthy connection is written at most this often.
 HEALTHY_WRITE_INTERVAL = 5.0
+#: How long a connection record read for one call is reused by the next calls.
+RECORD_TTL = 1.0
 #: The rate-limit budget of a connection is written at most this often (and on crossing the warning line).
 RATE_LIMIT_WRITE_INTERVAL = 5.0
 #: Budgets that reset sooner than this are left to the throttle: no warning events for them.
@@ -186,6 +188,7 @@ class ConnectionStore:
         self._healthy_written: dict[str, float] = {}
         self._rate_written: dict[str, tuple[float, bool]] = {}
         self._rate_latest: dict[str, dict[str, Any]] = {}
+        self._records: dict[str, tuple[ConnectionRecord, float]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -207,8 +210,19 @@ class ConnectionStore:
             row["rate_limit"] = latest  # this process saw a newer budget than the one written
         return row
 
-    def record(self, connection_id: str) -> ConnectionRecord:
-        """The connection with decrypted credentials (decryption cached by ciphertext)."""
+    def record(self, connection_id: str, *, fresh: bool = False) -> ConnectionRecord:
+        """The connection with decrypted credentials.
+
+        Pages of one listing follow each other quickly, so a record read in the
+        last :data:`RECORD_TTL` seconds is reused (a copy). Writes made through
+        this store drop it; ``fresh=True`` always reads the row. Another
+        process's change is seen within the TTL, and a token it rotated is
+        picked up by the refresh path, which always reads fresh.
+        """
+        if not fresh:
+            cached = self._records.get(connection_id)
+            if cached is not None and time.monotonic() - cached[1] < RECORD_TTL:
+                return replace(cached[0])
         row = self.row(connection_id)
         ciphertext = row["credentials"]
         creds = self._decrypted.get(ciphertext)
@@ -218,7 +232,7 @@ class ConnectionStore:
                 if len(self._decrypted) > 1024:
                     self._decrypted.clear()
                 self._decrypted[ciphertext] = creds
-        return ConnectionRecord(
+        record = ConnectionRecord(
             id=row["id"],
             provider=row["provider"],
             config=dict(row["config"] or {}),
@@ -228,6 +242,12 @@ class ConnectionStore:
             health=health_of(row["last_healthy_at"], row["last_unhealthy_at"]),
             secrets=creds.secret_values(),
         )
+        self._records[connection_id] = (replace(record), time.monotonic())
+        return record
+
+    def forget(self, connection_id: str) -> None:
+        """Drop the cached record of a connection (after writing its row)."""
+        self._records.pop(connection_id, None)
 
     # -- rate limits ----------------------------------------------------------------
     def _above(self, limit: RateLimit, threshold: float) -> bool:
@@ -295,6 +315,9 @@ class ConnectionStore:
             c.execute(t.update().where(t.c.id == connection_id).values(**values))
             provider = row.provider
         after = health_of(healthy_at, unhealthy_at)
+        cached = self._records.get(connection_id)
+        if cached is not None:
+            cached[0].health = after
         if signal == HealthSignal.HEALTHY:
             self._healthy_written[connection_id] = time.monotonic()
         event = transition_event(before, after)

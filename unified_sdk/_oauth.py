@@ -535,6 +535,7 @@ class OAuthManager:
                 },
             )
             event = "connection.updated"
+            store.forget(record.id)
         self.core.events.emit(Event(event, record.id, plugin.name, {"scopes": unified}))
         return Connection.from_row(store.row(record.id))
 
@@ -552,7 +553,7 @@ class OAuthManager:
             while True:
                 row = store.row(conn.id)
                 if row["credentials_version"] != conn.credentials_version:
-                    return store.record(conn.id)  # someone else already refreshed
+                    return store.record(conn.id, fresh=True)  # someone else already refreshed
                 failed_at = row["refresh_failed_at"]
                 if failed_at is not None and time.time() - failed_at < self.cooldown:
                     raise self._cooldown_error(row)
@@ -619,7 +620,7 @@ class OAuthManager:
             # Another process may have rotated the token while we were asking.
             latest = store.row(conn.id)
             if latest["credentials_version"] != row["credentials_version"]:
-                return store.record(conn.id)
+                return store.record(conn.id, fresh=True)
             if error.category == Category.AUTHENTICATION:
                 self.core.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
                 store.record_health(
@@ -649,7 +650,7 @@ class OAuthManager:
                 .where(t.c.id == conn.id, t.c.refresh_lease_owner == owner)
                 .values(**values, updated_at=time.time())
             )
-        return store.record(conn.id)
+        return store.record(conn.id, fresh=True)
 
     def _cooldown_error(self, row: Mapping[str, Any]) -> AuthenticationError:
         last = row["last_error"] or {}

@@ -127,7 +127,7 @@ class Store:
             if is_sqlite:
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
                 # Take the write lock at BEGIN, so read-then-write transactions never deadlock.
-                sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+                sa.event.listen(engine, "begin", _sqlite_begin)
             metadata.create_all(engine)
             return engine
         except SQLAlchemyError as exc:
@@ -137,14 +137,14 @@ class Store:
             ) from exc
 
     @contextmanager
-    def begin(self) -> Iterator[SAConnection]:
+    def begin(self, *, read: bool = False) -> Iterator[SAConnection]:
         """A transaction; SQLAlchemy errors become :class:`StorageError`."""
         try:
             if self._serial is not None:
-                with self._serial, self.engine.begin() as conn:
+                with self._serial, self._transaction(read) as conn:
                     yield conn
             else:
-                with self.engine.begin() as conn:
+                with self._transaction(read) as conn:
                     yield conn
         except SQLAlchemyError as exc:
             raise StorageError(
@@ -152,13 +152,19 @@ class Store:
                 hint="check that the database is reachable and its schema is current",
             ) from exc
 
+    @contextmanager
+    def read(self) -> Iterator[SAConnection]:
+        """A read-only transaction (on SQLite it takes no write lock)."""
+        with self.begin(read=True) as conn:
+            yield conn
+
     # -- connections ------------------------------------------------------------
     def insert_connection(self, row: Mapping[str, Any]) -> None:
         with self.begin() as c:
             c.execute(connections.insert().values(**row))
 
     def get_connection(self, connection_id: str) -> dict[str, Any] | None:
-        with self.begin() as c:
+        with self.read() as c:
             found = c.execute(sa.select(connections).where(connections.c.id == connection_id)).mappings().first()
         return dict(found) if found else None
 
@@ -168,7 +174,7 @@ class Store:
             query = query.where(connections.c.provider == provider)
         if external_id:
             query = query.where(connections.c.external_id == external_id)
-        with self.begin() as c:
+        with self.read() as c:
             return [dict(r) for r in c.execute(query).mappings()]
 
     def update_connection(self, connection_id: str, values: Mapping[str, Any]) -> None:
@@ -199,7 +205,7 @@ class Store:
                 c.execute(integrations.insert().values(**row, created_at=now, updated_at=now))
 
     def get_integration(self, provider: str) -> dict[str, Any] | None:
-        with self.begin() as c:
+        with self.read() as c:
             found = c.execute(sa.select(integrations).where(integrations.c.provider == provider)).mappings().first()
         return dict(found) if found else None
 
@@ -230,18 +236,31 @@ class Store:
             query = query.where(call_logs.c.category == category)
         if since is not None:
             query = query.where(call_logs.c.created_at >= since)
-        with self.begin() as c:
+        with self.read() as c:
             return [dict(r) for r in c.execute(query).mappings()]
 
     def get_call_log(self, log_id: str) -> dict[str, Any] | None:
-        with self.begin() as c:
+        with self.read() as c:
             found = c.execute(sa.select(call_logs).where(call_logs.c.id == log_id)).mappings().first()
         return dict(found) if found else None
+
+    @contextmanager
+    def _transaction(self, read: bool) -> Iterator[SAConnection]:
+        with self.engine.connect() as conn:
+            if read:
+                conn.execution_options(unified_read=True)
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _sqlite_begin(conn: SAConnection) -> None:
+    # Reads take no lock; writes take the write lock at BEGIN, so read-then-write never deadlocks.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("unified_read") else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
