@@ -6,6 +6,7 @@ import logging
 import queue
 import shlex
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,8 +131,9 @@ class LogWriter:
     ``flush()`` returns once every row submitted before it is committed.
     """
 
-    def __init__(self, store: Store, *, maxsize: int = 10_000, batch: int = 500) -> None:
+    def __init__(self, store: Store, *, maxsize: int = 10_000, batch: int = 500, linger: float = 0.02) -> None:
         self._store = store
+        self._linger = linger
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
         self._batch = batch
         self._thread: threading.Thread | None = None
@@ -152,11 +154,15 @@ class LogWriter:
         while True:
             item = self._queue.get()
             items = [item]
-            while len(items) < self._batch:
+            # Linger briefly so rows of a burst of calls share one transaction.
+            deadline = time.monotonic() + self._linger
+            while len(items) < self._batch and item is not _STOP:
+                remaining = deadline - time.monotonic()
                 try:
-                    items.append(self._queue.get_nowait())
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
+                items.append(item)
             stop = any(i is _STOP for i in items)
             rows = [build_row(**i) for i in items if i is not _STOP and isinstance(i, dict)]
             try:

@@ -275,7 +275,9 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             yield Sleep(delay)
             continue
         # fail
-        error = _error_from(call, preq, outcome, log_id, retryable=decision.action != ResponseAction.FAIL)
+        # Retrying later can help after retries or a wait ran out; not after a refusal or a dead credential.
+        retryable = decision.action in (ResponseAction.RETRY, ResponseAction.WAIT_AND_RETRY)
+        error = _error_from(call, preq, outcome, log_id, retryable=retryable)
         yield from _health(call, outcome, error.message)
         raise error
 

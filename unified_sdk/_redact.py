@@ -29,13 +29,22 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+_HINTS = ("token", "secret", "password", "api_key", "apikey", "authorization", "code")
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Replace known secret values and secret-looking JSON/form fields in ``text``."""
     for value in secrets:
         if value and len(value) >= 4 and value in text:
             text = text.replace(value, REDACTED)
-    text = _JSON_SECRET_FIELD.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
-    return _FORM_SECRET_FIELD.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _HINTS):
+        return text  # nothing named like a secret: skip the regexes (most response bodies)
+    if '"' in text:
+        text = _JSON_SECRET_FIELD.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    if "=" in text:
+        text = _FORM_SECRET_FIELD.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return text
 
 
 def redact_headers(

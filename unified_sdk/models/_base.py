@@ -20,6 +20,8 @@ class UnifiedModel(BaseModel):
         validate_assignment=False,
         arbitrary_types_allowed=False,
         ser_json_timedelta="float",
+        # Listings build models with ``construct`` (no validation): build the schema on first validation only.
+        defer_build=True,
     )
 
     def __repr_args__(self) -> Any:
