@@ -36,6 +36,15 @@ def test_demo_shows_the_error_model_and_exits_0(runner: CliRunner, db_url: str) 
 
     assert "2,500 distinct deals in 25 pages" in out
 
+    oauth = _section(out, "OAuth: an authorization URL")
+    assert re.search(r"crm_deal_read\s+deals:read\s+pipelines:read", oauth)
+    assert "code_challenge_method=S256" in oauth and "granted ['crm_deal_read'" in oauth
+    assert "health healthy" in oauth
+    refresh = _section(out, "access token expires")
+    assert "token refreshes: 1" in refresh
+    assert re.search(r"crm.deals.list: GET /v1/deals\S* → 401 authentication", refresh)
+    assert "oauth.refresh: POST /oauth/token → 200 ok" in refresh
+
     rate = _section(out, "429 Too Many Requests")
     assert re.search(r"attempt 1: GET /v1/deals\S* → 429 rate_limited → wait_and_retry", rate)
     assert re.search(r"attempt 2: GET /v1/deals\S* → 200 ok", rate)
@@ -71,8 +80,17 @@ def test_demo_leaves_one_demo_connection_with_its_logs(runner: CliRunner, db_url
 
     with Client(database_url=db_url) as client:
         conns = client.connections.list(external_id="unified-sdk-demo")
-        assert len(conns) == 1
-        conn = conns[0]
+        assert sorted(c.auth_type for c in conns) == ["api_key", "oauth2"]  # one of each: the first run's are gone
+        oauth = next(c for c in conns if c.auth_type == "oauth2")
+        assert oauth.scopes == ["crm_deal_read", "crm_contact_read", "crm_pipeline_read"]
+        assert [log.operation for log in reversed(client.logs.list(connection_id=oauth.id))] == [
+            "oauth.code_exchange",
+            "health_check",
+            "crm.deals.list",
+            "oauth.refresh",
+            "crm.deals.list",
+        ]
+        conn = next(c for c in conns if c.auth_type == "api_key")
         assert conn.provider == "sandbox" and conn.health.value == "healthy"
         logs = client.logs.list(connection_id=conn.id, limit=100)
         # 2 listing pages, 429+200, 503+200, 401, 403, health check

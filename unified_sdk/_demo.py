@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
+from rich.table import Table
 from rich.text import Text
 
 from unified_sdk.errors import ConfigurationError, UnifiedError
@@ -47,6 +48,14 @@ class SandboxLike(Protocol):
     def config(self) -> dict[str, Any]: ...
     @property
     def api_key(self) -> str: ...
+    @property
+    def oauth_client_id(self) -> str: ...
+    @property
+    def oauth_client_secret(self) -> str: ...
+    @property
+    def token_requests(self) -> dict[str, int]: ...
+    def approve(self, authorization_url: str) -> str: ...
+    def expire_access_tokens(self) -> int: ...
     def inject(self, *, status: int | None = None, times: int = 1, retry_after: float | None = None) -> None: ...
     def __enter__(self) -> SandboxLike: ...
     def __exit__(
@@ -67,6 +76,7 @@ class Demo:
     server: SandboxLike
     deals: int
     conn: Connection | None = None
+    oauth_conn: Connection | None = None
     events: list[Event] = field(default_factory=list)
     faults_since: float = 0.0
     """When the error-model steps began (their call logs are shown at the end)."""
@@ -135,13 +145,62 @@ def _load_sandbox_server() -> Callable[..., SandboxLike]:
 
 
 # -- the steps --------------------------------------------------------------------------------
-# Issue 3 (OAuth) adds its step at the start of STEPS: configure the sandbox integration with
-# demo.server.oauth_client_id/secret, build client.auth.authorization_url(...), let
-# demo.server.approve(url) consent, and finish with client.auth.complete(callback_url).
+DEMO_REDIRECT_URI = "http://127.0.0.1/unified-sdk-demo/callback"
+DEMO_SCOPES = ["crm_deal_read", "crm_contact_read", "crm_pipeline_read"]
+
+
+def oauth_connection(demo: Demo) -> None:
+    demo.step("1. OAuth: an authorization URL from unified scopes, consent, callback")
+    client, server = demo.client, demo.server
+    client.integrations.configure(
+        "sandbox",
+        client_id=server.oauth_client_id,
+        client_secret=server.oauth_client_secret,
+        redirect_uri=DEMO_REDIRECT_URI,
+        config=server.config,
+    )
+    request = client.auth.authorization_url("sandbox", scopes=DEMO_SCOPES, external_id=DEMO_EXTERNAL_ID)
+    mapping = client.providers.get("sandbox").scopes
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("unified scope", style="cyan")
+    table.add_column("sandbox scopes (required)")
+    table.add_column("(optional)", style="dim")
+    for scope in request.scopes:
+        table.add_row(scope, " ".join(mapping[scope].required), " ".join(mapping[scope].optional) or "-")
+    demo.console.print(table)
+    shown = re.sub(r"(state|code_challenge)=[^&]+", r"\1=…", request.url)
+    demo.console.print(Text(f"  authorize: {shown}", style="dim"), overflow="fold")
+    callback = server.approve(request.url)
+    demo.console.print(
+        Text(f"  the user consents; the browser returns to {DEMO_REDIRECT_URI}?code=…&state=…", style="dim")
+    )
+    demo.oauth_conn = client.auth.complete(callback)
+    demo.console.print(
+        f"  completed: {demo.oauth_conn.id}, granted {demo.oauth_conn.scopes}, health {demo.oauth_conn.health.value} "
+        "(checked before it was stored; tokens encrypted)"
+    )
+    demo.expect(demo.oauth_conn.health.value == "healthy", "a completed connection was checked and is healthy")
+
+
+def token_refresh(demo: Demo) -> None:
+    demo.step("2. The access token expires → refreshed once, the call retried")
+    assert demo.oauth_conn is not None
+    before = demo.server.token_requests.get("refresh_token", 0)
+    demo.server.expire_access_tokens()
+    page = demo.client.crm.deals.list(connection_id=demo.oauth_conn.id, limit=5)
+    rows = list(reversed(demo.client.logs.list(connection_id=demo.oauth_conn.id, limit=3)))
+    for log in rows:
+        status = f"{log.status} {log.category or 'ok'}"
+        demo.console.print(f"  {log.operation}: {log.method} {re.sub(r'^https?://[^/]+', '', log.url)} → {status}")
+    refreshes = demo.server.token_requests.get("refresh_token", 0) - before
+    demo.console.print(
+        f"  got {len(page.data)} deals; token refreshes: {refreshes} (the rotated refresh token was stored first)"
+    )
+    demo.expect(refreshes == 1 and len(page.data) == 5, "one refresh, then the call succeeded")
 
 
 def api_key_connection(demo: Demo) -> None:
-    demo.step("1. An API-key connection")
+    demo.step("3. An API-key connection")
     demo.conn = demo.client.connections.create(
         provider="sandbox",
         credentials={"api_key": demo.server.api_key},
@@ -155,7 +214,7 @@ def api_key_connection(demo: Demo) -> None:
 
 
 def list_all_deals(demo: Demo) -> None:
-    demo.step(f"2. List every deal, 100 per page (the sandbox holds {demo.deals:,})")
+    demo.step(f"4. List every deal, 100 per page (the sandbox holds {demo.deals:,})")
     seen: set[str | None] = set()
     pages = 0
     started = time.perf_counter()
@@ -191,7 +250,7 @@ def list_all_deals(demo: Demo) -> None:
 
 def rate_limited(demo: Demo) -> None:
     demo.faults_since = time.time()
-    demo.step("3. 429 Too Many Requests with Retry-After: 1 → wait, then retry")
+    demo.step("5. 429 Too Many Requests with Retry-After: 1 → wait, then retry")
     demo.server.inject(status=429, times=1, retry_after=1)
     started = time.perf_counter()
     page = demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
@@ -205,7 +264,7 @@ def rate_limited(demo: Demo) -> None:
 
 
 def provider_unavailable(demo: Demo) -> None:
-    demo.step("4. 503 Service Unavailable → retry after a backoff with jitter (GET is idempotent)")
+    demo.step("6. 503 Service Unavailable → retry after a backoff with jitter (GET is idempotent)")
     demo.server.inject(status=503, times=1)
     page = demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
     rows = demo.attempts(2)
@@ -214,7 +273,7 @@ def provider_unavailable(demo: Demo) -> None:
 
 
 def unauthorized(demo: Demo) -> None:
-    demo.step("5. 401 Unauthorized → AuthenticationError; the connection turns unhealthy_now")
+    demo.step("7. 401 Unauthorized → AuthenticationError; the connection turns unhealthy_now")
     demo.server.inject(status=401, times=1)
     before = len(demo.events)
     try:
@@ -231,7 +290,7 @@ def unauthorized(demo: Demo) -> None:
 
 
 def forbidden(demo: Demo) -> None:
-    demo.step("6. 403 Forbidden → PermissionDeniedError with a hint")
+    demo.step("8. 403 Forbidden → PermissionDeniedError with a hint")
     demo.server.inject(status=403, times=1)
     try:
         demo.client.crm.deals.list(connection_id=demo.conn_id, limit=5)
@@ -245,7 +304,7 @@ def forbidden(demo: Demo) -> None:
 
 
 def recover(demo: Demo) -> None:
-    demo.step("7. Health check → healthy again")
+    demo.step("9. Health check → healthy again")
     before = len(demo.events)
     conn = demo.client.connections.check(demo.conn_id)
     demo.attempts(1)
@@ -275,6 +334,8 @@ def summary(demo: Demo) -> None:
 
 #: The demo, in order. Each step is a function of :class:`Demo`.
 STEPS: list[Callable[[Demo], None]] = [
+    oauth_connection,
+    token_refresh,
     api_key_connection,
     list_all_deals,
     rate_limited,
