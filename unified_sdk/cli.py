@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from unified_sdk._client import Client
     from unified_sdk._connections import Connection
     from unified_sdk._logs import CallLog
+    from unified_sdk._oauth import AuthorizationRequest
 
-__all__ = ["app", "command", "connections_app", "main", "print_error", "state"]
+__all__ = ["app", "command", "connections_app", "integrations_app", "main", "print_error", "state"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,7 +43,7 @@ ENV_DATABASE_URL = "UNIFIED_SDK_DATABASE_URL"
 
 app = typer.Typer(
     name="unified-sdk",
-    help="Inspect providers, connections and call logs of unified-sdk, and run the demo.",
+    help="Inspect providers, connections and call logs of unified-sdk, authorize connections, run the demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold credentials
@@ -447,6 +448,100 @@ def connections_delete(
         raise typer.Exit(1)
     client.connections.delete(connection_id)
     console.print(f"Deleted {connection_id}.")
+
+
+# -- OAuth ----------------------------------------------------------------------------------
+integrations_app = typer.Typer(help="Register OAuth apps (client id and secret) per provider.", no_args_is_help=True)
+app.add_typer(integrations_app, name="integrations")
+
+
+@command(integrations_app, "configure")
+def integrations_configure(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="The provider (e.g. hubspot).")],
+    client_id: Annotated[str, typer.Option(help="The OAuth app's client id.")],
+    redirect_uri: Annotated[str, typer.Option(help="Where the provider sends the user back.")],
+    client_secret: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, envvar="UNIFIED_SDK_CLIENT_SECRET", help="The app's client secret."),
+    ],
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--config", metavar="KEY=VALUE", help="Endpoint overrides (authorize_url, token_url, base_url…)."),
+    ] = None,
+) -> None:
+    """Store the OAuth app of a provider (the secret is encrypted at rest)."""
+    config: dict[str, str] = {}
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--config takes KEY=VALUE, got {item!r}")
+        config[key] = value
+    integration = (
+        state(ctx)
+        .client()
+        .integrations.configure(
+            provider, client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, config=config
+        )
+    )
+    console.print(f"Configured {integration.provider} (client id {integration.client_id}).")
+
+
+def _print_authorization(ctx: typer.Context, request: AuthorizationRequest) -> None:
+    mapping = state(ctx).client().providers.get(request.provider).scopes
+    table = Table(box=box.SIMPLE_HEAD, title=f"Scopes asked of {request.provider}")
+    table.add_column("unified scope", style="cyan")
+    table.add_column("provider scopes (required)")
+    table.add_column("optional")
+    for scope in request.scopes:
+        table.add_row(scope, " ".join(mapping[scope].required) or "-", " ".join(mapping[scope].optional) or "-")
+    console.print(table)
+    console.print(f"Expires at {request.expires_at:%Y-%m-%d %H:%M:%S} UTC. Send the user to:")
+    typer.echo(request.url)
+
+
+def _scopes(value: str) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+@command(app, "auth-url")
+def auth_url(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="The provider (e.g. hubspot).")],
+    scopes: Annotated[str, typer.Option(help="Unified scopes, comma-separated (e.g. crm_deal_read,crm_contact_read).")],
+    external_id: Annotated[str | None, typer.Option(help="Your id of the customer this connection is for.")] = None,
+    redirect_uri: Annotated[str | None, typer.Option(help="Override the integration's redirect URI.")] = None,
+) -> None:
+    """Build an authorization URL from unified scopes; the state and PKCE verifier are stored."""
+    request = (
+        state(ctx)
+        .client()
+        .auth.authorization_url(provider, scopes=_scopes(scopes), external_id=external_id, redirect_uri=redirect_uri)
+    )
+    _print_authorization(ctx, request)
+
+
+@command(connections_app, "reauthorize")
+def connections_reauthorize(
+    ctx: typer.Context,
+    connection_id: Annotated[str, typer.Argument(help="The connection id (conn_…).")],
+    scopes: Annotated[str, typer.Option(help="Unified scopes to add to what was granted (comma-separated).")] = "",
+) -> None:
+    """Build an authorization URL that re-authorizes a connection in place (granted scopes plus --scopes)."""
+    client = state(ctx).client()
+    conn = client.connections.get(connection_id)
+    request = client.auth.authorization_url(conn.provider, scopes=_scopes(scopes), connection_id=conn.id)
+    _print_authorization(ctx, request)
+
+
+@command(app, "auth-complete")
+def auth_complete(
+    ctx: typer.Context,
+    callback_url: Annotated[str, typer.Argument(help="The full URL the provider redirected the user to.")],
+) -> None:
+    """Finish an authorization from its callback URL: exchange the code, check and store the connection."""
+    conn = state(ctx).client().auth.complete(callback_url)
+    console.print(connection_table(conn))
 
 
 # -- logs -----------------------------------------------------------------------------------
