@@ -13,7 +13,7 @@ from unified_sdk import Client
 from unified_sdk.cli import app
 
 pytest.importorskip("unified_sdk_sandbox.fake")
-from unified_sdk_sandbox.fake import SandboxServer  # noqa: E402
+from unified_sdk_sandbox.fake import SandboxServer
 
 REDIRECT = "https://app.example.com/oauth/callback"
 
