@@ -81,6 +81,22 @@ class TestDecide:
         d = policy.decide(out, provider="p", connection_id=None, operation="x", provider_defaults=provider_defaults)
         assert d.action == ResponseAction.WAIT_AND_RETRY
 
+    def test_provider_code_rules_beat_status_rules(self) -> None:
+        from unified_sdk._actions import ActionRule
+
+        policy = ActionPolicy()
+        daily = Outcome.failure(Category.RATE_LIMITED, status=429, provider_code="DAILY")
+        rolling = Outcome.failure(Category.RATE_LIMITED, status=429, provider_code="TEN_SECONDLY_ROLLING")
+        defaults = {"code:DAILY": ActionRule(ResponseAction.FAIL), "429": ActionRule(ResponseAction.WAIT_AND_RETRY)}
+        d = policy.decide(daily, provider="p", connection_id=None, operation="x", provider_defaults=defaults)
+        assert (d.action, d.reason) == (ResponseAction.FAIL, "provider(p, code:DAILY)")
+        d = policy.decide(rolling, provider="p", connection_id=None, operation="x", provider_defaults=defaults)
+        assert d.action == ResponseAction.WAIT_AND_RETRY
+        policy.set("retry", status=429, provider="p", max_retries=2)
+        policy.set("fail", provider_code="TEN_SECONDLY_ROLLING", provider="p")
+        d = policy.decide(rolling, provider="p", connection_id=None, operation="x")
+        assert (d.action, d.reason) == (ResponseAction.FAIL, "override(provider=p, code=TEN_SECONDLY_ROLLING)")
+
     def test_set_needs_status_or_category(self) -> None:
         with pytest.raises(ValueError):
             ActionPolicy().set("retry")

@@ -1,9 +1,10 @@
 """Response actions: what the pipeline does with each outcome, as data.
 
 The default table is keyed by category (and optionally by HTTP status).
-Plugins add provider defaults; users override per provider, per connection
-and per operation. The most specific rule wins; at equal specificity a
-status rule beats a category rule.
+Plugins add provider defaults, keyed by ``"code:<provider code>"``, status
+(``"429"``) or category; users override per provider, per connection and per
+operation. The most specific rule wins; at equal specificity a provider-code
+rule beats a status rule, which beats a category rule.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Override:
     rule: ActionRule
     status: int | None = None
     category: Category | None = None
+    provider_code: str | None = None
     provider: str | None = None
     connection_id: str | None = None
     operation: str | None = None
@@ -75,12 +77,16 @@ class Override:
     def specificity(self) -> float:
         score = 4 * (self.operation is not None) + 2 * (self.connection_id is not None)
         score += 1 * (self.provider is not None)
+        if self.provider_code is not None:
+            return score + 0.75
         return score + (0.5 if self.status is not None else 0.0)
 
     def matches(self, outcome: Outcome, provider: str, connection_id: str | None, operation: str) -> bool:
         if self.status is not None and self.status != outcome.status:
             return False
         if self.category is not None and self.category != outcome.category:
+            return False
+        if self.provider_code is not None and self.provider_code != outcome.provider_code:
             return False
         if self.provider is not None and self.provider != provider:
             return False
@@ -98,7 +104,12 @@ class Override:
             )
             if v
         ]
-        what = f"status={self.status}" if self.status is not None else f"category={self.category}"
+        if self.provider_code is not None:
+            what = f"code={self.provider_code}"
+        elif self.status is not None:
+            what = f"status={self.status}"
+        else:
+            what = f"category={self.category}"
         return f"override({', '.join([*scope, what])})"
 
 
@@ -138,6 +149,7 @@ class ActionPolicy:
         *,
         status: int | None = None,
         category: Category | str | None = None,
+        provider_code: str | None = None,
         provider: str | None = None,
         connection_id: str | None = None,
         operation: str | None = None,
@@ -145,9 +157,9 @@ class ActionPolicy:
         max_wait: float | None = None,
         retry_non_idempotent: bool = False,
     ) -> None:
-        """Add an override. Give ``status`` or ``category``, and any scope."""
-        if (status is None) == (category is None):
-            raise ValueError("give exactly one of status= or category=")
+        """Add an override. Give one of ``status``, ``category`` or ``provider_code``, and any scope."""
+        if sum(x is not None for x in (status, category, provider_code)) != 1:
+            raise ValueError("give exactly one of status=, category= or provider_code=")
         action = ResponseAction(action)
         retries = (
             max_retries
@@ -155,7 +167,9 @@ class ActionPolicy:
             else (0 if action in (ResponseAction.FAIL, ResponseAction.SUCCEED) else 1)
         )
         rule = ActionRule(action, retries, 60.0 if max_wait is None else max_wait, retry_non_idempotent)
-        override = Override(rule, status, Category(category) if category else None, provider, connection_id, operation)
+        override = Override(
+            rule, status, Category(category) if category else None, provider_code, provider, connection_id, operation
+        )
         with self._lock:
             self._overrides = [o for o in self._overrides if replace(o, rule=rule) != override] + [override]
 
@@ -187,6 +201,9 @@ class ActionPolicy:
             return _SUCCESS
         status_key = str(outcome.status) if outcome.status is not None else None
         if provider_defaults:
+            code_key = f"code:{outcome.provider_code}" if outcome.provider_code else None
+            if code_key is not None and code_key in provider_defaults:
+                return Decision(provider_defaults[code_key], f"provider({provider}, {code_key})")
             if status_key is not None and status_key in provider_defaults:
                 return Decision(provider_defaults[status_key], f"provider({provider}, status={status_key})")
             if outcome.category in provider_defaults:

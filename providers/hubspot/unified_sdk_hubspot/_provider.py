@@ -81,6 +81,8 @@ class HubSpotProvider(Provider):
         # A 429 carries the wait it needs (policy interval, or until the daily reset); a daily
         # limit asks for hours, more than max_wait, so it fails at once and is not retried.
         Category.RATE_LIMITED: ActionRule(ResponseAction.WAIT_AND_RETRY, max_retries=5, max_wait=15.0),
+        # The daily limit is not retried until it resets, whatever wait it announces.
+        "code:DAILY": ActionRule(ResponseAction.FAIL),
     }
 
     def classify(self, response: ProviderResponse) -> Outcome:

@@ -132,6 +132,7 @@ class SalesforceProvider(Provider):
         # (REQUEST_LIMIT_EXCEEDED, classified rate_limited). Neither can succeed
         # before the rolling 24-hour window frees requests, so never retry.
         "403": ActionRule(ResponseAction.FAIL),
+        "code:REQUEST_LIMIT_EXCEEDED": ActionRule(ResponseAction.FAIL),
     }
 
     def base_url_from_token(self, token: Mapping[str, Any]) -> str | None:
