@@ -40,7 +40,7 @@ from unified_sdk.errors import (
     ConfigurationError,
     UnifiedError,
 )
-from unified_sdk.provider import AuthType, Credentials, OAuth2Spec, Provider, ProviderResponse
+from unified_sdk.provider import AuthType, Credentials, Provider, ProviderResponse
 
 if TYPE_CHECKING:
     from unified_sdk._client import _Core
@@ -171,11 +171,19 @@ class OAuthManager:
         return Integration(row["provider"], row["client_id"], row["redirect_uri"], row["config"] or {}), secret
 
     @staticmethod
-    def _endpoint(spec: OAuth2Spec, name: str, *configs: Mapping[str, Any]) -> str | None:
+    def _endpoint(provider: Provider, name: str, *configs: Mapping[str, Any]) -> str | None:
+        """An OAuth endpoint: an explicit config key (first config wins), else one the
+        plugin derives from the config (e.g. from ``base_url`` or a login host), else its default."""
         for config in configs:
             if config.get(name):
                 return str(config[name])
-        value = getattr(spec, name)
+        merged: dict[str, Any] = {}
+        for config in reversed(configs):
+            merged.update(config)
+        derived = provider.oauth_endpoints(merged).get(name)
+        if derived:
+            return str(derived)
+        value = getattr(provider.oauth, name, None)
         return str(value) if value else None
 
     def _oauth_client(self, provider: Provider, integration: Integration, secret: str | None, log: Any) -> Any:
@@ -225,7 +233,7 @@ class OAuthManager:
         state = secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)[:96] if plugin.oauth.pkce else None
         spec = plugin.oauth
-        authorize_url = self._endpoint(spec, "authorize_url", integration.config)
+        authorize_url = self._endpoint(plugin, "authorize_url", integration.config)
         assert authorize_url is not None
         params: dict[str, str] = dict(spec.extra_authorize_params)
         if spec.optional_scope_param:
@@ -405,7 +413,7 @@ class OAuthManager:
         assert plugin.oauth is not None
         connection_id = pending.get("connection_id") or new_connection_id()
         secrets_ = [code, *([secret] if secret else []), *([pending["verifier"]] if pending.get("verifier") else [])]
-        token_url = self._endpoint(plugin.oauth, "token_url", integration.config)
+        token_url = self._endpoint(plugin, "token_url", integration.config)
         assert token_url is not None
         log = self._token_logger(plugin, connection_id, "oauth.code_exchange", secrets_)
         try:
@@ -467,7 +475,7 @@ class OAuthManager:
         connection_id: str,
     ) -> list[str] | None:
         assert plugin.oauth is not None
-        url = self._endpoint(plugin.oauth, "introspect_url", integration.config)
+        url = self._endpoint(plugin, "introspect_url", integration.config)
         if url is None:
             return None
         secrets_ = [*credentials.secret_values(), *([secret] if secret else [])]
@@ -606,7 +614,7 @@ class OAuthManager:
                 hint="re-authorize the connection",
             )
         integration, secret = self._integration(plugin)
-        token_url = self._endpoint(plugin.oauth, "token_url", row["config"] or {}, integration.config)
+        token_url = self._endpoint(plugin, "token_url", row["config"] or {}, integration.config)
         assert token_url is not None
         secrets_ = [*current.secret_values(), *([secret] if secret else [])]
         log = self._token_logger(plugin, conn.id, "oauth.refresh", secrets_)
@@ -675,7 +683,7 @@ class OAuthManager:
             integration, secret = self._integration(plugin)
         except ConfigurationError:
             return False
-        url = self._endpoint(plugin.oauth, "revoke_url", row["config"] or {}, integration.config)
+        url = self._endpoint(plugin, "revoke_url", row["config"] or {}, integration.config)
         if url is None:
             return False
         creds = load_credentials(store.box.decrypt(row["credentials"]))

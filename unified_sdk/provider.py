@@ -50,6 +50,7 @@ __all__ = [
     "Category",
     "Credentials",
     "CrmObjectAdapter",
+    "HealthSignal",
     "ListQuery",
     "ListResult",
     "OAuth2Spec",
@@ -337,6 +338,15 @@ class Provider(ABC):
         """Headers that authenticate a request. Default: ``Authorization: Bearer``."""
         token = credentials.access_token or credentials.api_key
         return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def oauth_endpoints(self, config: Mapping[str, Any]) -> Mapping[str, str]:
+        """OAuth endpoints derived from an integration's or connection's config.
+
+        Explicit ``authorize_url``/``token_url``/``revoke_url``/``introspect_url``
+        config keys always win; this is for providers whose endpoints follow from
+        another setting (a login host, a region, the API base URL). Default: none.
+        """
+        return {}
 
     def base_url_from_token(self, token: Mapping[str, Any]) -> str | None:
         """The per-connection API base URL a token response carries (e.g. Salesforce ``instance_url``)."""

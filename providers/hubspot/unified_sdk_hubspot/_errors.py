@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from unified_sdk._outcome import Category, HealthSignal, Outcome
-from unified_sdk._retry import parse_retry_after
-from unified_sdk.provider import ProviderResponse, ScopeMapping
+from unified_sdk.provider import Category, HealthSignal, Outcome, ProviderResponse, ScopeMapping, parse_retry_after
 
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)", re.IGNORECASE)
 _EMBEDDED = re.compile(r"(\[\s*\{.*\}\s*\])\s*$", re.DOTALL)

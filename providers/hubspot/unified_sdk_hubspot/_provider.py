@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from unified_sdk._actions import ActionRule, ResponseAction
-from unified_sdk._outcome import Category, Outcome
+from unified_sdk import ActionRule, ResponseAction
 from unified_sdk.provider import (
     AuthType,
+    Category,
     Credentials,
     OAuth2Spec,
     OperationContext,
     OperationFlow,
+    Outcome,
     Provider,
     ProviderRequest,
     ProviderResponse,

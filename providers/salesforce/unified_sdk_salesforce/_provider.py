@@ -135,6 +135,11 @@ class SalesforceProvider(Provider):
         "code:REQUEST_LIMIT_EXCEEDED": ActionRule(ResponseAction.FAIL),
     }
 
+    def oauth_endpoints(self, config: Mapping[str, Any]) -> Mapping[str, str]:
+        """Endpoints of the config's ``login_host`` (``test.salesforce.com``, a My Domain host)."""
+        host = config.get("login_host")
+        return login_endpoints(str(host)) if host else {}
+
     def base_url_from_token(self, token: Mapping[str, Any]) -> str | None:
         """The org's API host: the token response's ``instance_url``."""
         url = token.get("instance_url")

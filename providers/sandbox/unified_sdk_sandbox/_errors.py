@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk._outcome import Category, HealthSignal, Outcome, category_for_status
-from unified_sdk._retry import parse_retry_after
-from unified_sdk.provider import Provider, ProviderResponse
+from unified_sdk.provider import (
+    Category,
+    HealthSignal,
+    Outcome,
+    Provider,
+    ProviderResponse,
+    category_for_status,
+    parse_retry_after,
+)
 
 #: Every error ``type`` the sandbox documents, with its unified category.
 ERROR_CATEGORIES: Mapping[str, Category] = {

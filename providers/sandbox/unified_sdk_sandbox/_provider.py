@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from unified_sdk._outcome import Outcome
 from unified_sdk.provider import (
     AuthType,
     Credentials,
     OAuth2Spec,
     OperationContext,
     OperationFlow,
+    Outcome,
     Provider,
     ProviderRequest,
     ProviderResponse,
@@ -22,6 +23,14 @@ from unified_sdk_sandbox._errors import classify_response
 DEFAULT_BASE_URL = "http://127.0.0.1:8765"
 
 _CRM = "unified_sdk_sandbox.crm"
+
+
+_OAUTH_PATHS = {
+    "authorize_url": "authorize",
+    "token_url": "token",
+    "revoke_url": "revoke",
+    "introspect_url": "introspect",
+}
 
 
 class SandboxProvider(Provider):
@@ -70,6 +79,14 @@ class SandboxProvider(Provider):
     }
     idempotency_header = "Idempotency-Key"
     docs_url = "https://github.com/unified-sdk/unified-sdk/tree/main/providers/sandbox"
+
+    def oauth_endpoints(self, config: Mapping[str, Any]) -> Mapping[str, str]:
+        """The sandbox serves OAuth on its API host: a connection's ``base_url`` moves both."""
+        base = config.get("base_url")
+        if not base:
+            return {}
+        base = str(base).rstrip("/")
+        return {name: f"{base}/oauth/{path}" for name, path in _OAUTH_PATHS.items()}
 
     def auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
         """API keys go in ``X-Api-Key``; OAuth access tokens in ``Authorization: Bearer``."""
