@@ -3,8 +3,19 @@
 Every provider plugin ships a fake of its provider built on these, so tests and
 app developers drive any fake alike (see DESIGN.md, "Plugin contract").
 Requires the ``testing`` extra (uvicorn, starlette).
+
+For tests against any fake: :func:`sqlite_client` (a client on a SQLite file) and
+:func:`authorize` (an OAuth connection through the whole flow, consent included).
 """
 
+from unified_sdk.testing._clients import (
+    DEFAULT_REDIRECT_URI,
+    OAuthFake,
+    authorize,
+    authorize_async,
+    configure_integration,
+    sqlite_client,
+)
 from unified_sdk.testing._faults import FAULTS, Fault, FaultInjector
 from unified_sdk.testing._oauth import (
     AuthorizationServer,
@@ -18,6 +29,7 @@ from unified_sdk.testing._oauth import (
 from unified_sdk.testing._server import LocalServer, run_forever
 
 __all__ = [
+    "DEFAULT_REDIRECT_URI",
     "FAULTS",
     "AuthorizationServer",
     "Fault",
@@ -25,9 +37,14 @@ __all__ = [
     "LocalServer",
     "OAuthClient",
     "OAuthError",
+    "OAuthFake",
     "TokenInfo",
     "TokenStatus",
+    "authorize",
+    "authorize_async",
+    "configure_integration",
     "oauth_routes",
     "pkce_challenge",
     "run_forever",
+    "sqlite_client",
 ]
