@@ -147,9 +147,12 @@ class _Core:
     def provider_for(self, name: str) -> Provider:
         return self.registry.get(name)
 
-    def prepare(self, connection_id: str, resource: str, operation: str) -> tuple[Call, Any]:
+    def prepare(
+        self, connection_id: str, resource: str, operation: str, conn: ConnectionRecord | None = None
+    ) -> tuple[Call, Any]:
         """Load the connection and its adapter, and check the call may be made (nothing is sent)."""
-        conn = self.connections_store.record(connection_id)
+        if conn is None:
+            conn = self.connections_store.record(connection_id)
         provider = self.provider_for(conn.provider)
         op_name = f"{resource}.{operation}"
         adapter = provider.adapter(resource)
@@ -171,8 +174,11 @@ class _Core:
         needed = scope_for(resource, operation)
         if needed is None or conn.scopes is None or needed in conn.scopes:
             return
+        mapping = provider.scopes.get(needed)
+        provider_scopes = f" ({provider.name}: {', '.join(mapping.required)})" if mapping and mapping.required else ""
         raise PermissionDeniedError(
-            f"connection {conn.id} was not granted the unified scope {needed!r} needed by {resource}.{operation}",
+            f"connection {conn.id} was not granted the unified scope {needed!r}{provider_scopes} "
+            f"needed by {resource}.{operation}",
             provider=provider.name,
             connection_id=conn.id,
             hint=f"re-authorize with scopes {sorted({*conn.scopes, needed})} "

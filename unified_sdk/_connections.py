@@ -220,9 +220,9 @@ class ConnectionStore:
         picked up by the refresh path, which always reads fresh.
         """
         if not fresh:
-            cached = self._records.get(connection_id)
-            if cached is not None and time.monotonic() - cached[1] < RECORD_TTL:
-                return replace(cached[0])
+            cached = self.cached_record(connection_id)
+            if cached is not None:
+                return cached
         row = self.row(connection_id)
         ciphertext = row["credentials"]
         creds = self._decrypted.get(ciphertext)
@@ -244,6 +244,13 @@ class ConnectionStore:
         )
         self._records[connection_id] = (replace(record), time.monotonic())
         return record
+
+    def cached_record(self, connection_id: str) -> ConnectionRecord | None:
+        """A copy of the record read in the last :data:`RECORD_TTL` seconds, if any (no I/O)."""
+        cached = self._records.get(connection_id)
+        if cached is not None and time.monotonic() - cached[1] < RECORD_TTL:
+            return replace(cached[0])
+        return None
 
     def forget(self, connection_id: str) -> None:
         """Drop the cached record of a connection (after writing its row)."""

@@ -35,7 +35,11 @@ class ResourceFlows(Generic[M]):
         self.model = model
 
     def _run(self, connection_id: str, op: str, make: Any) -> Flow[Any]:
-        call, adapter = yield Blocking(lambda: self.core.prepare(connection_id, self.resource, op))
+        cached = self.core.connections_store.cached_record(connection_id)
+        if cached is not None:  # no storage I/O: the async client need not hop to a thread
+            call, adapter = self.core.prepare(connection_id, self.resource, op, cached)
+        else:
+            call, adapter = yield Blocking(lambda: self.core.prepare(connection_id, self.resource, op))
         return (yield from operation_flow(call, make(adapter, call)))
 
     def list(self, connection_id: str, query: ListQuery) -> Flow[ListResult[M]]:
