@@ -15,6 +15,7 @@ from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.toy_plugin import OAuthToyProvider
 from unified_sdk import AsyncClient, Client, Event, Health
 from unified_sdk.errors import AuthenticationError, AuthorizationError, ConfigurationError, PermissionDeniedError
+from unified_sdk.testing import authorize, configure_integration
 
 PROVIDERS = {"oauthtoy": OAuthToyProvider}
 
@@ -33,21 +34,14 @@ def server() -> Iterator[OAuthToyServer]:
 @pytest.fixture
 def client(db_url: str, key: str, server: OAuthToyServer) -> Iterator[Client]:
     c = Client(database_url=db_url, secret_key=key, providers=PROVIDERS, timeout=5)
-    c.integrations.configure(
-        "oauthtoy",
-        client_id=server.oauth_client_id,
-        client_secret=server.oauth_client_secret,
-        redirect_uri=server.redirect_uri,
-        config=server.config,
-    )
+    configure_integration(c, server, "oauthtoy", redirect_uri=server.redirect_uri)
     yield c
     c.close()
 
 
-def _connect(client: Client, server: OAuthToyServer, scopes: list[str] | None = None, **approve: object) -> str:
-    req = client.auth.authorization_url("oauthtoy", scopes=scopes or ["crm_deal_read"], external_id="customer-42")
-    callback = server.approve(req.url, **approve)  # type: ignore[arg-type]
-    return client.auth.complete(callback).id
+def _connect(client: Client, server: OAuthToyServer) -> str:
+    """An OAuth connection through the integration the test configured."""
+    return authorize(client, server, "oauthtoy", ["crm_deal_read"], external_id="customer-42", configure=False).id
 
 
 def test_authorization_url_maps_unified_scopes_with_state_and_pkce(client: Client, server: OAuthToyServer) -> None:
@@ -161,13 +155,7 @@ def test_reactive_refresh_on_401_refreshes_once_and_retries(client: Client, serv
 def test_proactive_refresh_when_the_token_is_about_to_expire(db_url: str, key: str) -> None:
     with OAuthToyServer(access_token_ttl=30) as server:
         c = Client(database_url=db_url, secret_key=key, providers=PROVIDERS, refresh_skew=60)
-        c.integrations.configure(
-            "oauthtoy",
-            client_id=server.oauth_client_id,
-            client_secret=server.oauth_client_secret,
-            redirect_uri=server.redirect_uri,
-            config=server.config,
-        )
+        configure_integration(c, server, "oauthtoy", redirect_uri=server.redirect_uri)
         cid = _connect(c, server)
         c.crm.deals.list(connection_id=cid, limit=1)
         assert server.token_requests["refresh_token"] == 1
@@ -208,13 +196,7 @@ def test_100_concurrent_calls_share_one_refresh(db_url: str, key: str, client: C
 
 def test_rotated_refresh_token_survives_a_restart(db_url: str, key: str, server: OAuthToyServer) -> None:
     first = Client(database_url=db_url, secret_key=key, providers=PROVIDERS)
-    first.integrations.configure(
-        "oauthtoy",
-        client_id=server.oauth_client_id,
-        client_secret=server.oauth_client_secret,
-        redirect_uri=server.redirect_uri,
-        config=server.config,
-    )
+    configure_integration(first, server, "oauthtoy", redirect_uri=server.redirect_uri)
     cid = _connect(first, server)
     server.expire_access_tokens()
     first.crm.deals.list(connection_id=cid, limit=1)

@@ -13,6 +13,7 @@ from tests.authlib_server import AuthlibOAuthServer
 from tests.toy.toy_plugin import OAuthToyProvider
 from unified_sdk import Client, Health
 from unified_sdk.errors import AuthenticationError, AuthorizationError
+from unified_sdk.testing import authorize, configure_integration
 
 PROVIDERS = {"oauthtoy": OAuthToyProvider}
 
@@ -26,13 +27,7 @@ def server() -> Iterator[AuthlibOAuthServer]:
 @pytest.fixture
 def client(db_url: str, server: AuthlibOAuthServer) -> Iterator[Client]:
     c = Client(database_url=db_url, secret_key=Fernet.generate_key().decode(), providers=PROVIDERS, timeout=5)
-    c.integrations.configure(
-        "oauthtoy",
-        client_id=server.oauth_client_id,
-        client_secret=server.oauth_client_secret,
-        redirect_uri=server.redirect_uri,
-        config=server.config,
-    )
+    configure_integration(c, server, "oauthtoy", redirect_uri=server.redirect_uri)
     yield c
     c.close()
 
@@ -42,8 +37,7 @@ def _query(url: str) -> dict[str, str]:
 
 
 def _connect(client: Client, server: AuthlibOAuthServer) -> str:
-    req = client.auth.authorization_url("oauthtoy", scopes=["crm_deal_read"], external_id="customer-7")
-    return client.auth.complete(server.approve(req.url)).id
+    return authorize(client, server, "oauthtoy", ["crm_deal_read"], external_id="customer-7", configure=False).id
 
 
 def _items_status(server: AuthlibOAuthServer, access_token: str) -> int:

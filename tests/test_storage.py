@@ -19,6 +19,7 @@ from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.toy_plugin import OAuthToyProvider, ToyProvider
 from unified_sdk import Client, Health
 from unified_sdk.errors import ConfigurationError, ConnectionNotFoundError, StorageError
+from unified_sdk.testing import authorize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,15 +126,7 @@ def test_refresh_is_single_flight_across_processes(database: str) -> None:
     key = Fernet.generate_key().decode()
     with OAuthToyServer() as server:
         client = Client(database_url=database, secret_key=key, providers={"oauthtoy": OAuthToyProvider})
-        client.integrations.configure(
-            "oauthtoy",
-            client_id=server.oauth_client_id,
-            client_secret=server.oauth_client_secret,
-            redirect_uri=server.redirect_uri,
-            config=server.config,
-        )
-        req = client.auth.authorization_url("oauthtoy", scopes=["crm_deal_read"])
-        cid = client.auth.complete(server.approve(req.url)).id
+        cid = authorize(client, server, "oauthtoy", ["crm_deal_read"], redirect_uri=server.redirect_uri).id
         server.expire_access_tokens()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         procs = [
