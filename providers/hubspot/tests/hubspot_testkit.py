@@ -8,14 +8,13 @@ from typing import Any
 from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import Client, Connection
+from unified_sdk.testing import DEFAULT_REDIRECT_URI, authorize, configure_integration, sqlite_client
 
-REDIRECT_URI = "https://app.example.com/oauth/callback"
+REDIRECT_URI = DEFAULT_REDIRECT_URI
 
 
 def new_client(tmp_path: Path, cls: type[Any] = Client, **options: Any) -> Any:
-    client = cls(database_url=f"sqlite:///{tmp_path / 'sdk.db'}", timeout=10.0, **options)
-    client._core.jitter = lambda: 0.0  # backoff without random waits
-    return client
+    return sqlite_client(tmp_path, cls, timeout=10.0, **options)
 
 
 def connect_api_key(client: Client, hubspot: FakeHubSpot, api_key: str | None = None) -> Connection:
@@ -26,19 +25,10 @@ def connect_api_key(client: Client, hubspot: FakeHubSpot, api_key: str | None = 
 
 
 def configure(client: Any, hubspot: FakeHubSpot) -> None:
-    client.integrations.configure(
-        "hubspot",
-        client_id=hubspot.oauth_client_id,
-        client_secret=hubspot.oauth_client_secret,
-        redirect_uri=REDIRECT_URI,
-        config=hubspot.config,
-    )
+    configure_integration(client, hubspot, "hubspot", redirect_uri=REDIRECT_URI)
 
 
 def connect_oauth(client: Client, hubspot: FakeHubSpot, scopes: list[str] | None = None) -> Connection:
     """A connection made through the whole OAuth flow against the fake."""
-    configure(client, hubspot)
-    request = client.auth.authorization_url(
-        "hubspot", scopes=scopes or ["crm_deal_read", "crm_deal_write", "crm_contact_read", "crm_user_read"]
-    )
-    return client.auth.complete(hubspot.approve(request.url))
+    scopes = scopes or ["crm_deal_read", "crm_deal_write", "crm_contact_read", "crm_user_read"]
+    return authorize(client, hubspot, "hubspot", scopes, redirect_uri=REDIRECT_URI)

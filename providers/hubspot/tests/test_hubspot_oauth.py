@@ -16,6 +16,7 @@ from unified_sdk_hubspot.fake import FakeHubSpot
 from unified_sdk import Client
 from unified_sdk.errors import AuthenticationError
 from unified_sdk.provider import ScopeMapping
+from unified_sdk.testing import authorize, authorize_async
 
 
 class _WithOptionalScope(HubSpotProvider):
@@ -88,10 +89,8 @@ def test_code_exchange_uses_pkce_and_checks_the_connection(client: Client, hubsp
 
 
 def test_refused_authorization(client: Client, hubspot: FakeHubSpot) -> None:
-    configure(client, hubspot)
-    request = client.auth.authorization_url("hubspot", scopes=["crm_deal_read"])
     with pytest.raises(AuthenticationError) as info:
-        client.auth.complete(hubspot.approve(request.url, deny=True))
+        authorize(client, hubspot, "hubspot", ["crm_deal_read"], redirect_uri=REDIRECT_URI, deny=True)
     assert info.value.provider_code == "access_denied"
     assert hubspot.token_requests == {}
 
@@ -151,9 +150,7 @@ def test_refreshes_before_expiry_from_expires_in(tmp_path: Path) -> None:
 
 async def test_async_flow_and_refresh_on_expiry(aclient: Any, hubspot: FakeHubSpot) -> None:
     hubspot.seed(deals=150)
-    configure(aclient, hubspot)
-    request = await aclient.auth.authorization_url("hubspot", scopes=["crm_deal_read"])
-    conn = await aclient.auth.complete(hubspot.approve(request.url))
+    conn = await authorize_async(aclient, hubspot, "hubspot", ["crm_deal_read"], redirect_uri=REDIRECT_URI)
     assert conn.provider_scopes == ["oauth", "crm.objects.deals.read"]
     page = await aclient.crm.deals.list(connection_id=conn.id, limit=100)
     hubspot.expire_access_tokens()

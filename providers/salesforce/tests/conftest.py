@@ -20,9 +20,8 @@ def sf() -> Iterator[FakeSalesforce]:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
-    c = new_client(tmp_path)
-    yield c
-    c.close()
+    with new_client(tmp_path) as c:
+        yield c
 
 
 @pytest.fixture

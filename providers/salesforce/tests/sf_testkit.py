@@ -8,6 +8,7 @@ from typing import Any
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client, Connection
+from unified_sdk.testing import authorize, configure_integration, sqlite_client
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 ALL_SCOPES = [
@@ -23,23 +24,13 @@ ALL_SCOPES = [
 
 
 def new_client(tmp_path: Path, cls: type[Any] = Client) -> Any:
-    client = cls(database_url=f"sqlite:///{tmp_path / 'sdk.db'}", timeout=5.0)
-    client._core.jitter = lambda: 0.0  # backoff without random waits
-    return client
+    return sqlite_client(tmp_path, cls, timeout=5.0)
 
 
 def configure(client: Client, sf: FakeSalesforce) -> None:
-    client.integrations.configure(
-        "salesforce",
-        client_id=sf.oauth_client_id,
-        client_secret=sf.oauth_client_secret,
-        redirect_uri=REDIRECT_URI,
-        config=sf.config,
-    )
+    configure_integration(client, sf, "salesforce", redirect_uri=REDIRECT_URI)
 
 
 def connect(client: Client, sf: FakeSalesforce, scopes: list[str] | None = None) -> Connection:
     """The whole web-server flow: authorization URL, the user's consent, the callback."""
-    configure(client, sf)
-    request = client.auth.authorization_url("salesforce", scopes=scopes or ALL_SCOPES)
-    return client.auth.complete(sf.approve(request.url))
+    return authorize(client, sf, "salesforce", scopes or ALL_SCOPES, redirect_uri=REDIRECT_URI)

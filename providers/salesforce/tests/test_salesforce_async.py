@@ -6,17 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sf_testkit import ALL_SCOPES, configure, new_client
+from sf_testkit import ALL_SCOPES, REDIRECT_URI, new_client
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import AsyncClient
 from unified_sdk.errors import NotFoundError, RateLimitedError
+from unified_sdk.testing import authorize_async
 
 
 async def _connect(client: Any, sf: FakeSalesforce) -> Any:
-    configure(client, sf)  # integrations are synchronous on both clients
-    request = await client.auth.authorization_url("salesforce", scopes=ALL_SCOPES)
-    return await client.auth.complete(sf.approve(request.url))
+    return await authorize_async(client, sf, "salesforce", ALL_SCOPES, redirect_uri=REDIRECT_URI)
 
 
 @pytest.fixture

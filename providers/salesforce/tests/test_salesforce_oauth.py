@@ -7,12 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-from sf_testkit import ALL_SCOPES, configure, connect, new_client
+from sf_testkit import ALL_SCOPES, REDIRECT_URI, configure, connect, new_client
 from unified_sdk_salesforce import SalesforceProvider, login_endpoints
 from unified_sdk_salesforce._provider import api_version
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client
+from unified_sdk.testing import authorize
 
 
 def _stored(client: Client, connection_id: str) -> tuple[str, str]:
@@ -129,10 +130,8 @@ def test_delete_revokes_the_tokens(client: Client, sf: FakeSalesforce) -> None:
 def test_user_denies_access(client: Client, sf: FakeSalesforce) -> None:
     from unified_sdk.errors import AuthorizationError
 
-    configure(client, sf)
-    request = client.auth.authorization_url("salesforce", scopes=["crm_deal_read"])
     with pytest.raises(AuthorizationError) as info:
-        client.auth.complete(sf.approve(request.url, deny=True))
+        authorize(client, sf, "salesforce", ["crm_deal_read"], redirect_uri=REDIRECT_URI, deny=True)
     assert info.value.provider_code == "access_denied"
 
 

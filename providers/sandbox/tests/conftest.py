@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
@@ -35,16 +34,14 @@ def api(server: SandboxServer) -> Iterator[httpx2.Client]:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
-    c = new_client(tmp_path)
-    yield c
-    c.close()
+    with new_client(tmp_path) as c:
+        yield c
 
 
 @pytest.fixture
-async def aclient(tmp_path: Path) -> Any:
-    c = new_client(tmp_path, AsyncClient)
-    yield c
-    await c.aclose()
+async def aclient(tmp_path: Path) -> AsyncIterator[AsyncClient]:
+    async with new_client(tmp_path, AsyncClient) as c:
+        yield c
 
 
 @pytest.fixture

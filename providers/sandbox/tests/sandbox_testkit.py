@@ -13,6 +13,7 @@ from unified_sdk_sandbox.fake import SandboxServer
 from unified_sdk import AsyncClient, Client, Connection
 from unified_sdk.errors import error_class_for
 from unified_sdk.provider import OperationContext, ProviderRequest, ProviderResponse
+from unified_sdk.testing import authorize, configure_integration, sqlite_client
 
 T = TypeVar("T")
 C = TypeVar("C", Client, AsyncClient)
@@ -64,10 +65,30 @@ def api_client(server: SandboxServer, **headers: str) -> httpx2.Client:
     return httpx2.Client(base_url=server.url, headers={"X-Api-Key": server.api_key, **headers})
 
 
+def oauth_token(server: SandboxServer, http: httpx2.Client, scopes: str) -> dict[str, Any]:
+    """Tokens for ``scopes`` (space-separated sandbox scopes) by hand: consent, then the code exchange."""
+    url = (
+        f"{server.url}/oauth/authorize?response_type=code&client_id={server.oauth_client_id}"
+        f"&redirect_uri=http://127.0.0.1:9/cb&scope={scopes.replace(' ', '+')}"
+    )
+    code = server.approve(url).split("code=")[1].split("&")[0]
+    r = http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "client_id": server.oauth_client_id,
+            "client_secret": server.oauth_client_secret,
+        },
+    )
+    assert r.status_code == 200, r.text
+    token: dict[str, Any] = r.json()
+    return token
+
+
 def new_client(tmp_path: Path, kind: type[C] = Client) -> C:  # type: ignore[assignment]
-    client = kind(database_url=f"sqlite:///{tmp_path / 'sandbox.db'}", timeout=5.0)
-    client._core.jitter = lambda: 0.0  # type: ignore[method-assign]
-    return client
+    return sqlite_client(tmp_path, kind, filename="sandbox.db", timeout=5.0)
 
 
 def connect_api_key(client: Client, server: SandboxServer) -> Connection:
@@ -78,16 +99,8 @@ REDIRECT = "http://127.0.0.1:9/oauth/callback"
 
 
 def configure_oauth(client: Client | AsyncClient, server: SandboxServer) -> None:
-    client.integrations.configure(
-        "sandbox",
-        client_id=server.oauth_client_id,
-        client_secret=server.oauth_client_secret,
-        redirect_uri=REDIRECT,
-        config=server.config,
-    )
+    configure_integration(client, server, "sandbox", redirect_uri=REDIRECT)
 
 
 def connect_oauth(client: Client, server: SandboxServer, scopes: list[str], **approve: Any) -> Connection:
-    configure_oauth(client, server)
-    request = client.auth.authorization_url("sandbox", scopes=scopes)
-    return client.auth.complete(server.approve(request.url, **approve))
+    return authorize(client, server, "sandbox", scopes, redirect_uri=REDIRECT, **approve)

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sandbox_testkit import configure_oauth, connect_api_key, connect_oauth, new_client
+from sandbox_testkit import REDIRECT, configure_oauth, connect_api_key, connect_oauth, new_client
 from unified_sdk_sandbox.fake import SandboxServer
 
 from unified_sdk import AsyncClient, Client, Connection
@@ -24,6 +24,7 @@ from unified_sdk.errors import (
     ValidationError,
 )
 from unified_sdk.models import Deal
+from unified_sdk.testing import authorize_async
 
 # -- listing --------------------------------------------------------------------------------------
 
@@ -265,10 +266,8 @@ def test_oauth_missing_provider_scope_is_reported(client: Client, server: Sandbo
 
 
 def test_oauth_denied(client: Client, server: SandboxServer) -> None:
-    configure_oauth(client, server)
-    request = client.auth.authorization_url("sandbox", scopes=["crm_deal_read"])
     with pytest.raises(AuthorizationError):
-        client.auth.complete(server.approve(request.url, deny=True))
+        connect_oauth(client, server, ["crm_deal_read"], deny=True)
     assert server.token_requests == {}
 
 
@@ -306,9 +305,7 @@ async def test_async_errors_and_retries(aclient: AsyncClient, server: SandboxSer
 
 
 async def test_async_oauth_refresh(aclient: AsyncClient, server: SandboxServer) -> None:
-    configure_oauth(aclient, server)
-    request = await aclient.auth.authorization_url("sandbox", scopes=["crm_deal_read"])
-    conn = await aclient.auth.complete(server.approve(request.url))
+    conn = await authorize_async(aclient, server, "sandbox", ["crm_deal_read"], redirect_uri=REDIRECT)
     server.expire_access_tokens()
     page = await aclient.crm.deals.list(connection_id=conn.id, limit=3)
     assert len(page.data) == 3

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_testkit import PROVIDER, ctx, drive, send
+from sandbox_testkit import PROVIDER, ctx, drive, oauth_token, send
 from unified_sdk_sandbox import SandboxProvider
 from unified_sdk_sandbox.crm import _common
 from unified_sdk_sandbox.crm.companies import CompaniesAdapter, company_body
@@ -217,22 +217,8 @@ def test_classify_injected_statuses(
 
 
 def test_classify_insufficient_scope_names_missing_scopes(server: SandboxServer) -> None:
-    url = (
-        f"{server.url}/oauth/authorize?response_type=code&client_id={server.oauth_client_id}"
-        "&redirect_uri=http://127.0.0.1:9/cb&scope=deals:read"
-    )
-    code = server.approve(url).split("code=")[1].split("&")[0]
     with httpx2.Client(base_url=server.url) as http:
-        token = http.post(
-            "/oauth/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": "http://127.0.0.1:9/cb",
-                "client_id": server.oauth_client_id,
-                "client_secret": server.oauth_client_secret,
-            },
-        ).json()
+        token = oauth_token(server, http, "deals:read")
         bearer = {"Authorization": f"Bearer {token['access_token']}"}
         outcome = PROVIDER.classify(response(http, "DELETE", "/v1/deals/dl_x", headers=bearer))
         assert (outcome.category, outcome.provider_code) == (Category.PERMISSION, "insufficient_scope")

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_testkit import api_client
+from sandbox_testkit import api_client, oauth_token
 from unified_sdk_sandbox.fake import SandboxData, SandboxServer
 
 # -- data -------------------------------------------------------------------------------------------
@@ -261,27 +261,6 @@ def test_api_key_auth(server: SandboxServer) -> None:
         assert (r.status_code, r.json()["error"]["type"]) == (401, "invalid_token")
     assert server.api_key.startswith("sk_sandbox_")
     assert SandboxServer(deals=0).api_key != server.api_key
-
-
-def oauth_token(server: SandboxServer, http: httpx2.Client, scopes: str) -> dict[str, Any]:
-    url = (
-        f"{server.url}/oauth/authorize?response_type=code&client_id={server.oauth_client_id}"
-        f"&redirect_uri=http://127.0.0.1:9/cb&scope={scopes.replace(' ', '+')}"
-    )
-    code = server.approve(url).split("code=")[1].split("&")[0]
-    r = http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": "http://127.0.0.1:9/cb",
-            "client_id": server.oauth_client_id,
-            "client_secret": server.oauth_client_secret,
-        },
-    )
-    assert r.status_code == 200, r.text
-    token: dict[str, Any] = r.json()
-    return token
 
 
 def test_oauth_tokens_and_scopes(server: SandboxServer) -> None:
