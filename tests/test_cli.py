@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.toy.dist import plugin_site
 from tests.toy.server import ToyServer
 from unified_sdk import Client
 from unified_sdk.cli import app
@@ -24,36 +24,9 @@ from unified_sdk.cli import app
 API_KEY = "tk_live_0123456789abcdef"
 
 
-def _install_dist(site: Path, dist: str, entry_points: dict[str, str]) -> None:
-    info = site / f"{dist}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[unified_sdk.providers]\n{lines}\n")
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "cli_throwaway_plugin.py").write_text(
-        textwrap.dedent(
-            """
-            from tests.toy.toy_plugin import ToyProvider
-
-            class ThrowawayProvider(ToyProvider):
-                name = "throwaway"
-                display_name = "Throwaway CRM"
-            """
-        )
-    )
-    (site / "cli_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
-    _install_dist(site, "cli_throwaway_plugin", {"throwaway": "cli_throwaway_plugin:ThrowawayProvider"})
-    _install_dist(site, "cli_broken_plugin", {"broken": "cli_broken_plugin:BrokenProvider"})
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    for mod in ("cli_throwaway_plugin", "cli_broken_plugin"):
-        sys.modules.pop(mod, None)
+    yield from plugin_site(tmp_path, monkeypatch, "cli")
 
 
 @pytest.fixture

@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.toy.dist import plugin_site
 from tests.toy.server import ToyServer
 from unified_sdk import Client
 from unified_sdk.errors import ConfigurationError, UnknownProviderError
 
 
-def _install_dist(site: Path, dist: str, entry_points: dict[str, str]) -> None:
-    """Write a minimal installed distribution (``*.dist-info``) into ``site``."""
-    info = site / f"{dist}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[unified_sdk.providers]\n{lines}\n")
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "core_throwaway_plugin.py").write_text(
-        textwrap.dedent(
-            """
-            from tests.toy.toy_plugin import ToyProvider
-
-            class ThrowawayProvider(ToyProvider):
-                name = "throwaway"
-                display_name = "Throwaway CRM"
-            """
-        )
-    )
-    (site / "core_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
-    _install_dist(site, "core_throwaway_plugin", {"throwaway": "core_throwaway_plugin:ThrowawayProvider"})
-    _install_dist(site, "core_broken_plugin", {"broken": "core_broken_plugin:BrokenProvider"})
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    for mod in ("core_throwaway_plugin", "core_broken_plugin"):
-        sys.modules.pop(mod, None)
+    yield from plugin_site(tmp_path, monkeypatch, "core")
 
 
 def test_installed_plugin_is_discovered_and_used(site: Path, db_url: str) -> None:
