@@ -18,39 +18,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks._harness import RESULTS, ROOT, Run, fake_process, interleave, meta, run_child, run_in, save, summarize
+
 LISTING_KINDS = ("raw-sync", "sdk-sync", "raw-async", "sdk-async")
 IMPORT_KINDS = ("import-httpx2", "import-sdk")
 TARGET_LISTING_CPU = 1.3
 TARGET_IMPORT = 3.0
-
-
-@dataclass(frozen=True)
-class Run:
-    """One child process: wall seconds, CPU seconds (user + sys), peak RSS in MiB."""
-
-    wall: float
-    cpu: float
-    rss_mb: float
-    inner: float
-    """Seconds measured inside the child, after interpreter start-up."""
-    count: int
 
 
 @dataclass(frozen=True)
@@ -62,59 +47,15 @@ class Sandbox:
 @contextmanager
 def sandbox_process(deals: int) -> Iterator[Sandbox]:
     """``python -m unified_sdk_sandbox.fake --port 0 --deals N`` as its own process."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "unified_sdk_sandbox.fake", "--port", "0", "--deals", str(deals)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("the sandbox server did not start (is unified-sdk-sandbox[fake] installed?)")
-        info = json.loads(line)
+    with fake_process(
+        "unified_sdk_sandbox.fake", "--port", "0", "--deals", str(deals), name="the sandbox server"
+    ) as printed:
+        info = json.loads(printed[0])
         yield Sandbox(info["url"], info["api_key"])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def run_child(args: list[str], *, env: dict[str, str] | None = None) -> tuple[Run, str]:
-    """Run ``python ARGS`` and measure it with ``os.wait4`` (its own rusage, not the server's)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=ROOT, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"child {' '.join(args)} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    result = json.loads(lines[-1]) if lines else {"count": 0, "seconds": 0.0}
-    rss_kb = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
-    run = Run(
-        wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        rss_mb=rss_kb / 1024,
-        inner=float(result["seconds"]),
-        count=int(result["count"]),
-    )
-    return run, stderr
 
 
 def workload(kind: str, sandbox: Sandbox, workdir: Path) -> Run:
-    workdir.mkdir(parents=True, exist_ok=True)
-    run, _ = run_child(["-m", "benchmarks._workloads", kind, sandbox.url, sandbox.api_key, str(workdir)])
-    return run
+    return run_in(workdir, ["-m", "benchmarks._workloads", kind, sandbox.url, sandbox.api_key])
 
 
 def call_log_rows(workdir: Path) -> int:
@@ -122,31 +63,19 @@ def call_log_rows(workdir: Path) -> int:
         return int(db.execute("select count(*) from unified_call_logs").fetchone()[0])
 
 
-def summarize(runs: list[Run]) -> dict[str, Any]:
-    return {
-        "wall_s": statistics.median(r.wall for r in runs),
-        "cpu_s": statistics.median(r.cpu for r in runs),
-        "rss_mb": statistics.median(r.rss_mb for r in runs),
-        "inner_s": statistics.median(r.inner for r in runs),
-        "runs": [asdict(r) for r in runs],
-    }
-
-
 def bench_listing(sandbox: Sandbox, deals: int, runs: int, tmp: Path) -> dict[str, Any]:
-    by_kind: dict[str, list[Run]] = {k: [] for k in LISTING_KINDS}
-    for kind in LISTING_KINDS:  # warm-up: page cache, .pyc files, the server's first pages
-        workload(kind, sandbox, tmp / f"warm-{kind}")
-    for i in range(runs):
-        kinds = LISTING_KINDS[i % 4 :] + LISTING_KINDS[: i % 4]  # rotate to spread drift
-        for kind in kinds:
-            workdir = tmp / f"{kind}-{i}"
-            run = workload(kind, sandbox, workdir)
-            if run.count != deals:
-                raise SystemExit(f"{kind} listed {run.count} distinct deals, expected {deals}")
-            if kind.startswith("sdk") and call_log_rows(workdir) < deals // 100:
-                raise SystemExit(f"{kind} wrote fewer call-log rows than pages")
-            by_kind[kind].append(run)
-            print(f"  {kind:10} run {i + 1}/{runs}: wall {run.wall:.3f} s  cpu {run.cpu:.3f} s", flush=True)
+    def once(kind: str, name: str) -> Run:
+        run = workload(kind, sandbox, tmp / name)
+        if run.count != deals:
+            raise SystemExit(f"{kind} listed {run.count} distinct deals, expected {deals}")
+        if kind.startswith("sdk") and call_log_rows(tmp / name) < deals // 100:
+            raise SystemExit(f"{kind} wrote fewer call-log rows than pages")
+        return run
+
+    def progress(kind: str, i: int, run: Run) -> None:
+        print(f"  {kind:10} run {i + 1}/{runs}: wall {run.wall:.3f} s  cpu {run.cpu:.3f} s", flush=True)
+
+    by_kind = interleave(LISTING_KINDS, runs, once, rotate=True, progress=progress)
     result = {kind: summarize(r) for kind, r in by_kind.items()}
     ratios = {}
     for mode in ("sync", "async"):
@@ -161,12 +90,7 @@ def bench_listing(sandbox: Sandbox, deals: int, runs: int, tmp: Path) -> dict[st
 
 def bench_import(runs: int, tmp: Path) -> dict[str, Any]:
     fake = Sandbox("http://127.0.0.1:9", "unused")
-    by_kind: dict[str, list[Run]] = {k: [] for k in IMPORT_KINDS}
-    for kind in IMPORT_KINDS:
-        workload(kind, fake, tmp / f"warm-{kind}")
-    for i in range(runs):
-        for kind in IMPORT_KINDS if i % 2 == 0 else reversed(IMPORT_KINDS):
-            by_kind[kind].append(workload(kind, fake, tmp / f"{kind}-{i}"))
+    by_kind = interleave(IMPORT_KINDS, runs, lambda kind, name: workload(kind, fake, tmp / name))
     result = {kind: summarize(r) for kind, r in by_kind.items()}
     sdk, raw = result["import-sdk"], result["import-httpx2"]
     return {
@@ -282,16 +206,6 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_core", description=__doc__.split("\n")[0])
     parser.add_argument("--deals", type=int, default=10_000)
@@ -302,16 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     results: dict[str, Any] = {
-        "meta": {
-            "deals": args.deals,
-            "runs": args.runs,
-            "import_runs": args.import_runs,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "commit": git_commit(),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
+        "meta": meta(deals=args.deals, runs=args.runs, import_runs=args.import_runs),
         "targets": {"listing_cpu_ratio": TARGET_LISTING_CPU, "import_ratio": TARGET_IMPORT},
     }
     with tempfile.TemporaryDirectory(prefix="unified-sdk-bench-") as tmp_dir:
@@ -326,8 +231,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["import"] = bench_import(args.import_runs, tmp)
         if args.profile:
             results["profile_import"] = profile_import(tmp)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    shown = save(results, args.output)
     report(results)
     if args.profile:
         print("\n== SDK CPU by phase (medians of 3 processes, seconds) ==")
@@ -335,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"  {key:32} {value:.3f}" if key not in ("count", "mapped") else f"  {key:32} {value:.0f}")
         print("\n== cProfile of one SDK sync listing ==\n" + results["profile_listing"])
         print("\n== -X importtime of the SDK import-to-first-call ==\n" + results["profile_import"])
-    print(f"\nWrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    print(f"\nWrote {shown}")
     return results
 
 

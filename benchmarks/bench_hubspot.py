@@ -28,23 +28,11 @@ import time
 
 _T0 = time.perf_counter()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import asdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+from contextlib import AbstractContextManager  # noqa: E402
 from typing import Any  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
-KINDS = ("sdk", "hubspot-api-client")
+from benchmarks._harness import Comparison, compare_listing, fake_process  # noqa: E402
+
 TOKEN = "pat-na1-bench-token"
 
 
@@ -77,146 +65,32 @@ def child_official(url: str, workdir: str) -> int:
         after = page.paging.next.after
 
 
-def _child(argv: list[str]) -> None:
-    kind, url, workdir = argv
-    start = time.perf_counter()
-    count = child_sdk(url, workdir) if kind == "sdk" else child_official(url, workdir)
-    print(json.dumps({"count": count, "seconds": time.perf_counter() - start, "startup": start - _T0}))
-
-
-# -- the harness -------------------------------------------------------------------------------------------
-@contextmanager
-def fake_process(deals: int) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "unified_sdk_hubspot.fake",
-            "--port",
-            "0",
-            "--deals",
-            str(deals),
-            "--contacts",
-            "200",
-            "--companies",
-            "50",
-            "--api-key",
-            TOKEN,
-            "--ten-second-limit",
-            "10000000",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
+def local_hubspot(deals: int) -> AbstractContextManager[list[str]]:
+    """The local HubSpot with ``deals`` deals, its rate limit lifted (the official client does not throttle)."""
+    return fake_process(
+        "unified_sdk_hubspot.fake",
+        *("--port", "0", "--deals", str(deals), "--contacts", "200", "--companies", "50"),
+        *("--api-key", TOKEN, "--ten-second-limit", "10000000"),
+        name="the local HubSpot",
     )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url:
-            raise SystemExit("the local HubSpot did not start (is unified-sdk-hubspot[fake] installed?)")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
-def _summarize(runs: list[Any]) -> dict[str, Any]:
-    return {
-        "wall_s": statistics.median(r.wall for r in runs),
-        "cpu_s": statistics.median(r.cpu for r in runs),
-        "rss_mb": statistics.median(r.rss_mb for r in runs),
-        "inner_s": statistics.median(r.inner for r in runs),
-        "runs": [asdict(r) for r in runs],
-    }
+SUITE = Comparison(
+    provider="hubspot",
+    module="benchmarks.bench_hubspot",
+    doc=__doc__ or "",
+    t0=_T0,
+    children={"sdk": child_sdk, "hubspot-api-client": child_official},
+    rival_module="hubspot",
+    fake=local_hubspot,
+    server="Local HubSpot",
+    target=" (target: cpu <= 0.25x)",
+    extra_meta=lambda: {"page_size": 100},
+)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        _child(argv[1:])
-        return {}
-    from benchmarks.bench_core import git_commit, run_child
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_hubspot", description=__doc__.split("\n")[0])
-    parser.add_argument("--deals", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--output", type=Path, default=RESULTS / "hubspot.json")
-    args = parser.parse_args(argv)
-
-    kinds = list(KINDS)
-    try:
-        import hubspot  # noqa: F401
-    except ImportError:
-        print("hubspot-api-client is not installed (pip install 'unified-sdk-hubspot[bench]'); SDK only")
-        kinds = ["sdk"]
-
-    results: dict[str, Any] = {
-        "meta": {
-            "deals": args.deals,
-            "runs": args.runs,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "commit": git_commit(),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "page_size": 100,
-        }
-    }
-    by_kind: dict[str, list[Any]] = {k: [] for k in kinds}
-    with tempfile.TemporaryDirectory(prefix="unified-sdk-bench-hs-") as tmp_dir, fake_process(args.deals) as url:
-        tmp = Path(tmp_dir)
-        print(f"Local HubSpot with {args.deals:,} deals at {url}", flush=True)
-
-        def once(kind: str, name: str) -> Any:
-            workdir = tmp / name
-            workdir.mkdir(parents=True, exist_ok=True)
-            run, _ = run_child(["-m", "benchmarks.bench_hubspot", "--child", kind, url, str(workdir)])
-            if run.count != args.deals:
-                raise SystemExit(f"{kind} listed {run.count} distinct deals, expected {args.deals}")
-            return run
-
-        for kind in kinds:  # warm-up: .pyc files, page cache, the fake's first pages
-            once(kind, f"warm-{kind}")
-        for i in range(args.runs):
-            for kind in kinds if i % 2 == 0 else reversed(kinds):
-                run = once(kind, f"{kind}-{i}")
-                by_kind[kind].append(run)
-                print(
-                    f"  {kind:20} run {i + 1}/{args.runs}: wall {run.wall:.3f} s  cpu {run.cpu:.3f} s  "
-                    f"rss {run.rss_mb:.1f} MiB",
-                    flush=True,
-                )
-    results["workloads"] = {kind: _summarize(runs) for kind, runs in by_kind.items()}
-    if "hubspot-api-client" in results["workloads"]:
-        sdk, other = results["workloads"]["sdk"], results["workloads"]["hubspot-api-client"]
-        results["ratio_sdk_over_hubspot_api_client"] = {
-            "wall": sdk["wall_s"] / other["wall_s"],
-            "cpu": sdk["cpu_s"] / other["cpu_s"],
-            "rss": sdk["rss_mb"] / other["rss_mb"],
-            "inner": sdk["inner_s"] / other["inner_s"],
-        }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nListing {args.deals:,} deals (medians of {args.runs} runs, whole processes)")
-    print(f"{'workload':20} {'wall s':>8} {'cpu s':>8} {'peak RSS MiB':>13} {'in-process s':>13}")
-    for kind, row in results["workloads"].items():
-        print(f"{kind:20} {row['wall_s']:8.3f} {row['cpu_s']:8.3f} {row['rss_mb']:13.1f} {row['inner_s']:13.3f}")
-    ratio = results.get("ratio_sdk_over_hubspot_api_client")
-    if ratio:
-        print(
-            f"SDK / hubspot-api-client: wall {ratio['wall']:.2f}x, cpu {ratio['cpu']:.2f}x, "
-            f"peak RSS {ratio['rss']:.2f}x, in-process {ratio['inner']:.2f}x (target: cpu <= 0.25x)"
-        )
-    shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
-    print(f"Wrote {shown}")
-    return results
+    return compare_listing(SUITE, argv)
 
 
 if __name__ == "__main__":

@@ -26,23 +26,11 @@ import time
 
 _T0 = time.perf_counter()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import asdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+from contextlib import AbstractContextManager  # noqa: E402
 from typing import Any  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
-KINDS = ("sdk", "simple-salesforce")
+from benchmarks._harness import Comparison, compare_listing, fake_process  # noqa: E402
+
 VERSION = "62.0"
 
 
@@ -87,133 +75,32 @@ def child_simple_salesforce(url: str, token: str, workdir: str) -> int:
     return len(ids)
 
 
-def _child(argv: list[str]) -> None:
-    kind, url, token, workdir = argv
-    start = time.perf_counter()
-    count = child_sdk(url, token, workdir) if kind == "sdk" else child_simple_salesforce(url, token, workdir)
-    print(json.dumps({"count": count, "seconds": time.perf_counter() - start, "startup": start - _T0}))
-
-
-# -- the harness ------------------------------------------------------------------------------------
-@contextmanager
-def fake_process(deals: int) -> Iterator[tuple[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "unified_sdk_salesforce.fake", "--port", "0", "--deals", str(deals), "--print-token"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
+def local_salesforce(deals: int) -> AbstractContextManager[list[str]]:
+    """The local Salesforce with ``deals`` opportunities; it prints its URL, then an access token."""
+    return fake_process(
+        "unified_sdk_salesforce.fake",
+        *("--port", "0", "--deals", str(deals), "--print-token"),
+        name="the local Salesforce",
+        lines=2,
     )
-    try:
-        assert proc.stdout is not None
-        url, token = proc.stdout.readline().strip(), proc.stdout.readline().strip()
-        if not url or not token:
-            raise SystemExit("the local Salesforce did not start (is unified-sdk-salesforce[fake] installed?)")
-        yield url, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
-def _summarize(runs: list[Any]) -> dict[str, Any]:
-    return {
-        "wall_s": statistics.median(r.wall for r in runs),
-        "cpu_s": statistics.median(r.cpu for r in runs),
-        "rss_mb": statistics.median(r.rss_mb for r in runs),
-        "inner_s": statistics.median(r.inner for r in runs),
-        "runs": [asdict(r) for r in runs],
-    }
+SUITE = Comparison(
+    provider="salesforce",
+    module="benchmarks.bench_salesforce",
+    doc=__doc__ or "",
+    t0=_T0,
+    children={"sdk": child_sdk, "simple-salesforce": child_simple_salesforce},
+    rival_module="simple_salesforce",
+    fake=local_salesforce,
+    server="Local Salesforce",
+    noun="opportunities",
+    extra_meta=lambda: {"soql": _soql()},
+)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        _child(argv[1:])
-        return {}
-    from benchmarks.bench_core import git_commit, run_child
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_salesforce", description=__doc__.split("\n")[0])
-    parser.add_argument("--deals", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--output", type=Path, default=RESULTS / "salesforce.json")
-    args = parser.parse_args(argv)
-
-    kinds = list(KINDS)
-    try:
-        import simple_salesforce  # noqa: F401
-    except ImportError:
-        print("simple-salesforce is not installed (pip install 'unified-sdk-salesforce[bench]'); SDK only")
-        kinds = ["sdk"]
-
-    results: dict[str, Any] = {
-        "meta": {
-            "deals": args.deals,
-            "runs": args.runs,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "commit": git_commit(),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "soql": _soql(),
-        }
-    }
-    by_kind: dict[str, list[Any]] = {k: [] for k in kinds}
-    with (
-        tempfile.TemporaryDirectory(prefix="unified-sdk-bench-sf-") as tmp_dir,
-        fake_process(args.deals) as (url, token),
-    ):
-        tmp = Path(tmp_dir)
-        print(f"Local Salesforce with {args.deals:,} opportunities at {url}", flush=True)
-
-        def once(kind: str, name: str) -> Any:
-            workdir = tmp / name
-            workdir.mkdir(parents=True, exist_ok=True)
-            run, _ = run_child(["-m", "benchmarks.bench_salesforce", "--child", kind, url, token, str(workdir)])
-            if run.count != args.deals:
-                raise SystemExit(f"{kind} listed {run.count} distinct opportunities, expected {args.deals}")
-            return run
-
-        for kind in kinds:  # warm-up: .pyc files, page cache, the fake's first queries
-            once(kind, f"warm-{kind}")
-        for i in range(args.runs):
-            for kind in kinds if i % 2 == 0 else reversed(kinds):
-                run = once(kind, f"{kind}-{i}")
-                by_kind[kind].append(run)
-                print(
-                    f"  {kind:18} run {i + 1}/{args.runs}: wall {run.wall:.3f} s  cpu {run.cpu:.3f} s  "
-                    f"rss {run.rss_mb:.1f} MiB",
-                    flush=True,
-                )
-    results["workloads"] = {kind: _summarize(runs) for kind, runs in by_kind.items()}
-    if "simple-salesforce" in results["workloads"]:
-        sdk, other = results["workloads"]["sdk"], results["workloads"]["simple-salesforce"]
-        results["ratio_sdk_over_simple_salesforce"] = {
-            "wall": sdk["wall_s"] / other["wall_s"],
-            "cpu": sdk["cpu_s"] / other["cpu_s"],
-            "rss": sdk["rss_mb"] / other["rss_mb"],
-            "inner": sdk["inner_s"] / other["inner_s"],
-        }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nListing {args.deals:,} opportunities (medians of {args.runs} runs, whole processes)")
-    print(f"{'workload':18} {'wall s':>8} {'cpu s':>8} {'peak RSS MiB':>13} {'in-process s':>13}")
-    for kind, row in results["workloads"].items():
-        print(f"{kind:18} {row['wall_s']:8.3f} {row['cpu_s']:8.3f} {row['rss_mb']:13.1f} {row['inner_s']:13.3f}")
-    ratio = results.get("ratio_sdk_over_simple_salesforce")
-    if ratio:
-        print(
-            f"SDK / simple-salesforce: wall {ratio['wall']:.2f}x, cpu {ratio['cpu']:.2f}x, "
-            f"peak RSS {ratio['rss']:.2f}x, in-process {ratio['inner']:.2f}x"
-        )
-    shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
-    print(f"Wrote {shown}")
-    return results
+    return compare_listing(SUITE, argv)
 
 
 if __name__ == "__main__":
