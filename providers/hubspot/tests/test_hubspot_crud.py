@@ -12,7 +12,7 @@ from hubspot_testkit import new_client
 from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import AsyncClient, Client, Connection
-from unified_sdk.errors import NotFoundError, NotSupportedError, ValidationError
+from unified_sdk.errors import NotFoundError, ValidationError
 
 
 def test_deal_crud(client: Client, conn: Connection, hubspot: FakeHubSpot) -> None:
@@ -132,10 +132,63 @@ def test_writes_hubspot_derives_are_refused_before_sending(
     with pytest.raises(ValidationError) as info:
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "stage": "No Such Stage"})
     assert info.value.details["fields"] == ["stage"]
-    with pytest.raises(NotSupportedError):
-        client.crm.deals.update(connection_id=conn.id, id="1", data={"contact_ids": ["2"]})
     # Only the pipelines were fetched (to look the stage label up); no write reached HubSpot.
     assert [p for _, p in hubspot.requests[sent:]] == ["/crm/v3/pipelines/deals"]
+
+
+def test_update_replaces_associations(client: Client, conn: Connection, hubspot: FakeHubSpot) -> None:
+    hubspot.seed(contacts=3, companies=1)
+    c1, c2, c3 = (r["id"] for r in hubspot.records("contacts"))
+    company_id = hubspot.records("companies")[0]["id"]
+    deal = client.crm.deals.create(
+        connection_id=conn.id, data={"name": "Linked", "contact_ids": [c1, c2], "company_ids": [company_id]}
+    )
+    assert deal is not None and deal.id is not None
+    sent = len(hubspot.requests)
+
+    updated = client.crm.deals.update(
+        connection_id=conn.id, id=deal.id, data={"name": "Relinked", "contact_ids": [c2, c3], "company_ids": []}
+    )
+    assert updated is not None
+    assert updated.name == "Relinked"
+    assert sorted(updated.contact_ids or []) == sorted([c2, c3]) and updated.company_ids == []
+    stored = {r["id"]: r for r in hubspot.records("deals")}[deal.id]
+    assert sorted(stored["associations"].get("contacts", [])) == sorted([c2, c3])
+    assert stored["associations"].get("companies", []) == []
+    # Both directions changed: the removed contact no longer lists the deal, the added one does.
+    contacts = {r["id"]: r for r in hubspot.records("contacts")}
+    assert deal.id not in contacts[c1]["associations"].get("deals", [])
+    assert deal.id in contacts[c3]["associations"].get("deals", [])
+    v4 = "/crm/v4/associations/deals"
+    assert [(m, p) for m, p in hubspot.requests[sent:] if p.startswith(v4)] == [
+        ("POST", f"{v4}/contacts/batch/associate/default"),
+        ("POST", f"{v4}/contacts/batch/archive"),
+        ("POST", f"{v4}/companies/batch/archive"),
+    ]
+
+    # Only associations given: no PATCH; the same set again changes nothing.
+    sent = len(hubspot.requests)
+    again = client.crm.deals.update(connection_id=conn.id, id=deal.id, data={"contact_ids": [c3, c2]})
+    assert again is not None and sorted(again.contact_ids or []) == sorted([c2, c3]) and again.name == "Relinked"
+    assert [m for m, _ in hubspot.requests[sent:]] == ["GET", "GET"]
+
+
+def test_update_with_an_unknown_associated_id_is_a_validation_error(
+    client: Client, conn: Connection, hubspot: FakeHubSpot
+) -> None:
+    hubspot.seed(contacts=1)
+    contact_id = hubspot.records("contacts")[0]["id"]
+    deal = client.crm.deals.create(connection_id=conn.id, data={"name": "Lonely"})
+    assert deal is not None and deal.id is not None
+    with pytest.raises(ValidationError) as info:
+        client.crm.deals.update(connection_id=conn.id, id=deal.id, data={"contact_ids": [contact_id, "999999"]})
+    assert info.value.details["fields"] == ["contact_ids"]
+    assert info.value.details["ids"] == ["999999"]
+    assert "999999" in str(info.value) and info.value.hint
+    # The known contact was linked; the batch's 207 is in the call log.
+    stored = {r["id"]: r for r in hubspot.records("deals")}[deal.id]
+    assert stored["associations"].get("contacts") == [contact_id]
+    assert [log.status for log in client.logs.list(connection_id=conn.id, limit=1)] == [207]
 
 
 async def test_async_crud(tmp_path: Path, hubspot: FakeHubSpot) -> None:

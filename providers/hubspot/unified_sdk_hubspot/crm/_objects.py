@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-from unified_sdk.errors import NotSupportedError, PermissionDeniedError
+from unified_sdk.errors import NotSupportedError, PermissionDeniedError, ValidationError
 from unified_sdk.provider import (
     CrmObjectAdapter,
     ListQuery,
@@ -18,6 +18,7 @@ from unified_sdk.provider import (
     OperationFlow,
     ProviderRequest,
 )
+from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._values import timestamp, to_millis
 
 M = TypeVar("M")
@@ -248,19 +249,75 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         return items[0]
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
-        changed = [f for f in self.association_fields if f in data]
-        if changed:
-            raise NotSupportedError(
-                f"changing {', '.join(changed)} on update is not supported for HubSpot; "
-                "set associations when creating the record",
-                provider="hubspot",
-            )
+        """PATCH the properties; an id-list field given (``contact_ids``…) replaces that set of associations."""
+        wanted = {
+            to_type: [str(i) for i in data.get(field) or ()]
+            for field, to_type in self.association_fields.items()
+            if field in data
+        }
         properties = yield from self.to_properties(ctx, data)
-        response = yield ProviderRequest("PATCH", self._path(id), json={"properties": properties})
-        items = yield from self._map_page(ctx, [response.json()], False)
-        return items[0]
+        if properties or not wanted:
+            response = yield ProviderRequest("PATCH", self._path(id), json={"properties": properties})
+            if not wanted:
+                items = yield from self._map_page(ctx, [response.json()], False)
+                return items[0]
+        yield from self._replace_associations(ctx, id, wanted)
+        return (yield from self.get(ctx, id))
+
+    def _replace_associations(
+        self, ctx: OperationContext, id: str, wanted: Mapping[str, builtins.list[str]]
+    ) -> OperationFlow[None]:
+        """Make the record's associations of each type exactly ``wanted``: add (default association
+        type) what is missing, remove what is not wanted; leave the rest alone."""
+        response = yield ProviderRequest(
+            "GET", self._path(id), params={"properties": "hs_object_id", "associations": ",".join(wanted)}
+        )
+        current = response.json().get("associations") or {}
+        fields = {to_type: field for field, to_type in self.association_fields.items()}
+        for to_type in wanted:
+            # UNCONFIRMED how many associated ids a record read returns before paging them; when it
+            # pages, the full set is unknown, so refuse rather than keep links the caller dropped.
+            if ((current.get(to_type) or {}).get("paging") or {}).get("next"):
+                raise NotSupportedError(
+                    f"this HubSpot record has more {to_type} associations than one read returns; "
+                    f"replacing {fields[to_type]} is not supported for it",
+                    provider="hubspot",
+                    hint="change these associations with client.passthrough and HubSpot's v4 associations API",
+                )
+        for to_type, ids in wanted.items():
+            have = set(v.ids(current, to_type))
+            add = [i for i in dict.fromkeys(ids) if i not in have]
+            remove = sorted(have - set(ids))
+            base = f"/crm/v4/associations/{self.object_type}/{to_type}/batch"
+            if add:
+                inputs = [{"from": {"id": id}, "to": {"id": i}} for i in add]
+                # Associating a pair twice is harmless: safe to retry.
+                response = yield ProviderRequest(
+                    "POST", base + "/associate/default", json={"inputs": inputs}, idempotent=True
+                )
+                _raise_batch_errors(response.json(), to_type, fields[to_type])
+            if remove:
+                body = {"inputs": [{"from": {"id": id}, "to": [{"id": i} for i in remove]}]}
+                yield ProviderRequest("POST", base + "/archive", json=body, idempotent=True)
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         """Archive the record (HubSpot keeps it in the recycle bin for 90 days)."""
         yield ProviderRequest("DELETE", self._path(id))
         return None
+
+
+def _raise_batch_errors(body: Any, to_type: str, field: str) -> None:
+    """A batch answered 207 carries per-input errors; an association that was not made is a failure."""
+    errors = (body or {}).get("errors") if isinstance(body, Mapping) else None
+    if not errors:
+        return
+    first = errors[0] if isinstance(errors[0], Mapping) else {}
+    ids = [str(i) for e in errors if isinstance(e, Mapping) for i in ((e.get("context") or {}).get("toObjectId") or [])]
+    raise ValidationError(
+        f"HubSpot did not associate {to_type} {', '.join(ids) or '(ids not given)'}: "
+        + str(first.get("message") or "batch error"),
+        provider="hubspot",
+        provider_code=first.get("category"),
+        hint=f"check that the {to_type} ids exist and are not archived",
+        details={"fields": [field], "ids": ids},
+    )

@@ -424,11 +424,7 @@ class HubSpotApp:
     # -- associations (v4) ---------------------------------------------------------------------------------
     async def read_associations(self, request: Request) -> Response:
         """``POST /crm/v4/associations/{from}/{to}/batch/read``: the associated ids of up to 1,000 records."""
-        from_type = TYPE_IDS.get(request.path_params["from_type"], request.path_params["from_type"])
-        to_type = TYPE_IDS.get(request.path_params["to_type"], request.path_params["to_type"])
-        if from_type not in OBJECT_TYPES or to_type not in OBJECT_TYPES:
-            raise _Denied(error_response(400, error_body(400, message="Unknown object type in the path")))
-        headers = self.guard(request, [f"crm.objects.{from_type}.read"])
+        from_type, to_type, headers = self._association_pair(request, "read")
         inputs = (await self._json_body(request)).get("inputs") or []
         if len(inputs) > 1000:
             return error_response(400, error_body(400, message="at most 1000 inputs per batch"), headers)
@@ -468,6 +464,62 @@ class HubSpotApp:
             body["numErrors"] = len(errors)
             body["errors"] = errors
         return json_response(body, 207 if errors else 200, headers)
+
+    def _association_pair(self, request: Request, scope: str) -> tuple[str, str, dict[str, str]]:
+        from_type = TYPE_IDS.get(request.path_params["from_type"], request.path_params["from_type"])
+        to_type = TYPE_IDS.get(request.path_params["to_type"], request.path_params["to_type"])
+        if from_type not in OBJECT_TYPES or to_type not in OBJECT_TYPES:
+            raise _Denied(error_response(400, error_body(400, message="Unknown object type in the path")))
+        return from_type, to_type, self.guard(request, [f"crm.objects.{from_type}.{scope}"])
+
+    async def associate_default(self, request: Request) -> Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/associate/default``: link pairs with the default type.
+
+        Pairs whose records do not exist come back as per-input errors (207) and the others are made.
+        """
+        from_type, to_type, headers = self._association_pair(request, "write")
+        inputs = (await self._json_body(request)).get("inputs") or []
+        type_id = next((k for k, v in ASSOCIATION_TYPES.items() if v == (from_type, to_type)), 0)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in inputs:
+            from_id = str((item.get("from") or {}).get("id", ""))
+            to_id = str((item.get("to") or {}).get("id", ""))
+            if self.store.get(from_type, from_id) is None or self.store.get(to_type, to_id) is None:
+                # UNCONFIRMED: the exact category HubSpot uses for an unknown record in this batch.
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": f"No {from_type} {from_id} or {to_type} {to_id} to associate.",
+                        "context": {"fromObjectId": [from_id], "toObjectId": [to_id]},
+                    }
+                )
+                continue
+            self.store.associate(from_type, int(from_id), to_type, int(to_id))
+            results.append(
+                {
+                    "from": {"id": from_id},
+                    "to": {"id": to_id},
+                    "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
+                }
+            )
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            body["numErrors"] = len(errors)
+            body["errors"] = errors
+        return json_response(body, 207 if errors else 200, headers)
+
+    async def archive_associations(self, request: Request) -> Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/archive``: remove every association of each pair."""
+        from_type, to_type, headers = self._association_pair(request, "write")
+        for item in (await self._json_body(request)).get("inputs") or []:
+            from_id = str((item.get("from") or {}).get("id", ""))
+            for to in item.get("to") or []:
+                to_id = str((to or {}).get("id", ""))
+                if from_id.isdigit() and to_id.isdigit():
+                    self.store.dissociate(from_type, int(from_id), to_type, int(to_id))
+        return Response(status_code=204, headers=headers)
 
     # -- owners, pipelines, account ---------------------------------------------------------------------------
     async def list_owners(self, request: Request) -> Response:
@@ -544,6 +596,16 @@ class HubSpotApp:
             Route(objects + "/{record_id}", w(self.update_object), methods=["PATCH"]),
             Route(objects + "/{record_id}", w(self.archive_object), methods=["DELETE"]),
             Route("/crm/v4/associations/{from_type}/{to_type}/batch/read", w(self.read_associations), methods=["POST"]),
+            Route(
+                "/crm/v4/associations/{from_type}/{to_type}/batch/associate/default",
+                w(self.associate_default),
+                methods=["POST"],
+            ),
+            Route(
+                "/crm/v4/associations/{from_type}/{to_type}/batch/archive",
+                w(self.archive_associations),
+                methods=["POST"],
+            ),
             Route("/crm/v3/owners", w(self.list_owners), methods=["GET"]),
             Route("/crm/v3/owners/", w(self.list_owners), methods=["GET"]),
             Route("/crm/v3/owners/{owner_id}", w(self.get_owner), methods=["GET"]),

@@ -426,6 +426,18 @@ class Store:
             if from_id not in back:
                 back.append(from_id)
 
+    def dissociate(self, from_type: str, from_id: int, to_type: str, to_id: int) -> None:
+        """Remove every association between two records (both directions)."""
+        with self.lock:
+            for a_type, a_id, b_type, b_id in (
+                (from_type, from_id, to_type, to_id),
+                (to_type, to_id, from_type, from_id),
+            ):
+                rec = self.records[a_type].get(a_id)
+                ids = rec.associations.get(b_type) if rec is not None else None
+                if ids and b_id in ids:
+                    ids.remove(b_id)
+
     def _derive_deal(self, props: dict[str, str | None]) -> None:
         pipeline = props.get("pipeline") or "default"
         props["pipeline"] = pipeline
