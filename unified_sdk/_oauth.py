@@ -252,6 +252,10 @@ class OAuthManager:
             url, _ = oauth.create_authorization_url(
                 authorize_url, state=state, code_verifier=verifier, scope=scope_value, **params
             )
+        # Spaces as %20, not form-encoding's "+": what providers document (HubSpot's scope=a%20b) and
+        # what every decoder reads as a space. A literal "+" was already encoded as %2B.
+        base, _, query = url.partition("?")
+        url = base + "?" + query.replace("+", "%20")
         now = time.time()
         payload = {
             "verifier": verifier,

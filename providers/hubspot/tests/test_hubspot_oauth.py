@@ -54,6 +54,9 @@ def test_authorization_url_carries_hubspots_parameters(client: Client, hubspot: 
     assert params["code_challenge_method"] == "S256"
     assert params["state"] == request.state
     assert "optional_scope" not in params
+    # Spaces percent-encoded, as HubSpot's own example URLs have them.
+    assert "scope=oauth%20crm.objects.deals.read%20crm.objects.contacts.write%20" in url.query
+    assert "+" not in url.query
 
 
 def test_optional_scopes_go_in_optional_scope_and_grants_come_from_introspection(tmp_path: Path) -> None:
