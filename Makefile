@@ -35,7 +35,7 @@ typecheck: install-dev
 test: install-dev
 	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
 	$(VENV)/bin/mypy
-	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) &&) true
+	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
 	$(PY) -m pytest -q
 
 bench: install-dev

@@ -121,6 +121,7 @@ def test_users_and_pipelines(client: Client, sf: FakeSalesforce, conn: Connectio
     # Users are read-only here. (The core validates a write before asking the adapter, and has no
     # write model for User yet, so the end-to-end NotSupportedError is the core's to test.)
     adapter = SalesforceProvider().adapter("crm.users")
+    assert adapter is not None
     assert adapter.supports("list") and adapter.supports("get")
     assert not any(adapter.supports(op) for op in ("create", "update", "delete"))
     pipelines = client.crm.pipelines.list(connection_id=conn.id).data

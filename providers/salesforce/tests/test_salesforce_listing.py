@@ -36,7 +36,7 @@ def test_small_pages_follow_the_same_locators(client: Client, sf: FakeSalesforce
     made = sf.seed(deals=450)
     pages = list(client.crm.deals.list(connection_id=conn.id, limit=100).iter_pages())
     sizes = [len(p.data) for p in pages]
-    ids = [d.id for p in pages for d in p.data]
+    ids = [str(d.id) for p in pages for d in p.data]
     assert sizes == [100, 100, 100, 100, 50]
     assert sorted(ids) == sorted(made["Opportunity"])
 

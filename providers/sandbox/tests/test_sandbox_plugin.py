@@ -24,7 +24,19 @@ from unified_sdk_sandbox.fake import SCOPES, SandboxServer
 
 from unified_sdk._outcome import HealthSignal
 from unified_sdk.errors import NotFoundError, ValidationError
-from unified_sdk.models import Address, Company, Contact, Deal, Email, Metadata, Pipeline, Stage, Telephone, User
+from unified_sdk.models import (
+    Address,
+    Company,
+    Contact,
+    Deal,
+    Email,
+    Metadata,
+    Pipeline,
+    Stage,
+    Telephone,
+    User,
+    construct,
+)
 from unified_sdk.provider import (
     AuthType,
     Category,
@@ -388,7 +400,7 @@ def test_pipelines_and_users(server: SandboxServer, api: httpx2.Client) -> None:
 
 def test_construct_matches_model_construct() -> None:
     values: dict[str, Any] = {"id": "x", "name": "N", "amount": Decimal("1.10"), "tags": ["a"]}
-    fast = _common.construct(Deal, **values)
+    fast = construct(Deal, **values)
     slow = Deal.model_construct(**values)
     assert fast == slow
     assert fast.model_fields_set == slow.model_fields_set
