@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -215,3 +216,12 @@ def test_runs_as_its_own_process() -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_guides_offline_testing_example_runs(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "guide.md").read_text()
+    section = guide.split("## Testing your app offline", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/guide.md", "exec"), namespace)
+    namespace["test_sync_job"](tmp_path)
