@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,10 +10,12 @@ from typing import Any
 
 import pytest
 from hubspot_testkit import new_client
+from unified_sdk_hubspot import HubSpotProvider
 from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import AsyncClient, Client, Connection
-from unified_sdk.errors import NotFoundError, ValidationError
+from unified_sdk.errors import NotFoundError, NotSupportedError, ValidationError
+from unified_sdk.provider import OperationContext, ProviderResponse
 
 
 def test_deal_crud(client: Client, conn: Connection, hubspot: FakeHubSpot) -> None:
@@ -205,3 +208,16 @@ async def test_async_crud(tmp_path: Path, hubspot: FakeHubSpot) -> None:
         assert hubspot.records("deals") == []
     finally:
         await aclient.aclose()
+
+
+def test_replacing_associations_hubspot_pages_is_refused_before_any_change() -> None:
+    # The local HubSpot never pages a record's associations, so this drives the adapter directly.
+    adapter: Any = HubSpotProvider().adapter("crm.deals")
+    flow = adapter.update(OperationContext("conn_test", "hubspot", {}, "update"), "7", {"contact_ids": ["1"]})
+    read = next(flow)
+    assert (read.method, read.path) == ("GET", "/crm/v3/objects/deals/7")
+    associations = {"contacts": {"results": [{"id": "1"}], "paging": {"next": {"after": "1", "link": "x"}}}}
+    body = json.dumps({"id": "7", "properties": {}, "associations": associations}).encode()
+    with pytest.raises(NotSupportedError) as info:
+        flow.send(ProviderResponse(200, {"content-type": "application/json"}, body))
+    assert "contact_ids" in str(info.value) and info.value.hint
