@@ -49,6 +49,7 @@ def test_authorization_url_maps_unified_scopes_with_state_and_pkce(client: Clien
     query = parse_qs(urlsplit(req.url).query)
     assert urlsplit(req.url).path == "/oauth/authorize"
     assert query["scope"] == ["items:read items:write profile"]
+    assert "scope=items%3Aread%20items%3Awrite%20profile" in urlsplit(req.url).query  # %20, never "+"
     assert req.provider_scopes == ["items:read", "items:write", "profile"]
     assert req.optional_provider_scopes == ["profile"]
     assert query["state"] == [req.state] and len(req.state) >= 32

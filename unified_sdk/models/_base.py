@@ -45,7 +45,13 @@ def construct(cls: type[T], **values: Any) -> T:
     template = _TEMPLATES.get(cls)
     if template is None:
         model: Any = cls
-        if model.__pydantic_post_init__ or model.__pydantic_root_model__ or model.model_config.get("extra") == "allow":
+        if (
+            model.__pydantic_post_init__
+            or model.__pydantic_root_model__
+            or model.model_config.get("extra") == "allow"
+            # A template would share one default_factory object among every instance.
+            or any(f.default_factory is not None for f in model.model_fields.values())
+        ):
             return cls.model_construct(**values)
         template = _TEMPLATES[cls] = dict(model.model_construct().__dict__)
     obj = cls.__new__(cls)

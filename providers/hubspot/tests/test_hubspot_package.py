@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
-from typing import Any
 
 from unified_sdk_hubspot import HubSpotProvider
 
@@ -58,21 +57,3 @@ def test_every_adapter_imports() -> None:
     provider = HubSpotProvider()
     for resource in HubSpotProvider.adapters:
         assert provider.adapter(resource) is not None
-
-
-def test_fast_construction_equals_model_construct() -> None:
-    from decimal import Decimal
-
-    from unified_sdk.models import Deal, Metadata, construct
-
-    values: dict[str, Any] = {
-        "id": "1",
-        "name": "x",
-        "amount": Decimal("0.1"),
-        "metadata": [construct(Metadata, slug="a", value=1)],
-    }
-    fast = construct(Deal, **values)
-    slow = Deal.model_construct(**values)
-    assert fast == slow
-    assert fast.model_fields_set == slow.model_fields_set
-    assert fast.model_dump() == slow.model_dump()

@@ -8,7 +8,6 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any
 
 import pytest
 import unified_sdk_salesforce
@@ -174,17 +173,3 @@ def test_base_url_from_token() -> None:
     assert SalesforceProvider().base_url_from_token({}) is None
     assert SalesforceProvider.oauth is not None and SalesforceProvider.oauth.expires_in_default is None
     assert datetime.now(UTC)  # keep the import honest for readers of the datetime tests
-
-
-def test_fast_construct_equals_model_construct() -> None:
-    from unified_sdk.models import Address, Deal, Metadata, construct
-
-    values: dict[str, Any] = {
-        "id": "006A",
-        "name": "x",
-        "metadata": [construct(Metadata, id="a__c", slug="a__c", value=1)],
-    }
-    fast, slow = construct(Deal, **values), Deal.model_construct(**values)
-    assert fast == slow and fast.model_fields_set == slow.model_fields_set == set(values)
-    assert fast.model_dump() == slow.model_dump()
-    assert construct(Address) == Address.model_construct()

@@ -35,7 +35,6 @@ from unified_sdk.models import (
     Stage,
     Telephone,
     User,
-    construct,
 )
 from unified_sdk.provider import (
     AuthType,
@@ -396,15 +395,6 @@ def test_pipelines_and_users(server: SandboxServer, api: httpx2.Client) -> None:
     assert first.name == "Maya Chen" and first.emails == [Email(email="maya.chen@sandbox-crm.test", type="work")]
     assert users.items[-1].is_active is False
     assert User.model_validate(first.model_dump()) == first
-
-
-def test_construct_matches_model_construct() -> None:
-    values: dict[str, Any] = {"id": "x", "name": "N", "amount": Decimal("1.10"), "tags": ["a"]}
-    fast = construct(Deal, **values)
-    slow = Deal.model_construct(**values)
-    assert fast == slow
-    assert fast.model_fields_set == slow.model_fields_set
-    assert fast.model_dump() == slow.model_dump()
 
 
 # -- writes ----------------------------------------------------------------------------------------
