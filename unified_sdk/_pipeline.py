@@ -26,6 +26,7 @@ import httpx2
 
 from unified_sdk._actions import Decision, ResponseAction
 from unified_sdk._outcome import Category, HealthSignal, Outcome
+from unified_sdk._paths import check_path
 from unified_sdk._redact import redact_text
 from unified_sdk._retry import retry_delay
 from unified_sdk.errors import (
@@ -142,6 +143,16 @@ def _error_from(call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str
     )
 
 
+def checked(call: Call, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a pre-send check, naming the call's provider and connection on the error it raises."""
+    try:
+        return check(*args, **kwargs)
+    except UnifiedError as exc:
+        exc.provider = exc.provider or call.provider.name
+        exc.connection_id = exc.connection_id or call.conn.id
+        raise
+
+
 def _malformed(response: ProviderResponse) -> Outcome:
     return Outcome.failure(
         Category.PROVIDER_ERROR,
@@ -185,6 +196,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
     core = call.core
     provider = call.provider
     conn = call.conn
+    checked(call, check_path, preq.path)
     attempt = 0
     retries = 0
     refreshed = False

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from unified_sdk._pagination import AsyncPage, Page
-from unified_sdk._pipeline import Blocking, Call, Flow, operation_flow, request_flow
+from unified_sdk._paths import check_id
+from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow, request_flow
 from unified_sdk.errors import ValidationError
 from unified_sdk.models import Company, Contact, Deal, Pipeline, User
 from unified_sdk.models.crm import write_model
@@ -34,12 +35,14 @@ class ResourceFlows(Generic[M]):
         self.resource = resource
         self.model = model
 
-    def _run(self, connection_id: str, op: str, make: Any) -> Flow[Any]:
+    def _run(self, connection_id: str, op: str, make: Any, id: object = None) -> Flow[Any]:
         cached = self.core.connections_store.cached_record(connection_id)
         if cached is not None:  # no storage I/O: the async client need not hop to a thread
             call, adapter = self.core.prepare(connection_id, self.resource, op, cached)
         else:
             call, adapter = yield Blocking(lambda: self.core.prepare(connection_id, self.resource, op))
+        if op in ("get", "update", "delete"):
+            checked(call, check_id, id, pattern=adapter.id_pattern)  # before the adapter builds anything
         return (yield from operation_flow(call, make(adapter, call)))
 
     def list(self, connection_id: str, query: ListQuery) -> Flow[ListResult[M]]:
@@ -47,7 +50,7 @@ class ResourceFlows(Generic[M]):
         return result if result is not None else ListResult([], None)
 
     def get(self, connection_id: str, id: str) -> Flow[M | None]:
-        found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id))
+        found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id), id)
         return found
 
     def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
@@ -59,19 +62,19 @@ class ResourceFlows(Generic[M]):
 
     def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
         updated: M | None = yield from self._run(
-            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data))
+            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data)), id
         )
         return updated
 
     def delete(self, connection_id: str, id: str) -> Flow[None]:
-        yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id))
+        yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id), id)
 
     def _validate(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         """Strict validation of a write, before anything is sent."""
         if isinstance(data, BaseModel):
             data = data.model_dump(exclude_unset=True, exclude={"id", "created_at", "updated_at", "raw"})
         try:
-            checked = write_model(self.model).model_validate(data)  # type: ignore[arg-type]
+            valid = write_model(self.model).model_validate(data)  # type: ignore[arg-type]
         except PydanticValidationError as exc:
             fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
             raise ValidationError(
@@ -79,7 +82,7 @@ class ResourceFlows(Generic[M]):
                 details={"fields": fields, "errors": exc.errors(include_url=False, include_input=False)},
                 hint=f"check the {self.model.__name__} field names and types; nothing was sent",
             ) from exc
-        return checked.model_dump(exclude_unset=True)
+        return valid.model_dump(exclude_unset=True)
 
 
 def _query(

@@ -38,6 +38,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from unified_sdk._outcome import Category, HealthSignal, Outcome, category_for_status
+from unified_sdk._paths import build_path, check_id
 from unified_sdk._retry import parse_retry_after
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ __all__ = [
     "RateLimit",
     "ReadOnlyAdapter",
     "ScopeMapping",
+    "build_path",
     "category_for_status",
+    "check_id",
     "parse_retry_after",
 ]
 
@@ -265,7 +268,18 @@ class ReadOnlyAdapter(Generic[M]):
     Override the operations the provider supports; the core raises
     :class:`~unified_sdk.errors.NotSupportedError` for the others before
     sending anything.
+
+    Record ids reach an adapter already checked: the core refuses, before the
+    adapter runs, any ``id`` that is empty, longer than 255 characters, a dot
+    segment, or holds ``/ \\ ? # %`` or control characters, and any that does
+    not fully match :attr:`id_pattern`. Put ids into paths with
+    :func:`build_path`, never by string formatting: it checks and
+    percent-encodes each value as exactly one segment.
     """
+
+    id_pattern: ClassVar[str | None] = None
+    """A regular expression every record id of this resource fully matches (e.g. ``r"[0-9]+"``);
+    ``None`` accepts any id that is safe as a path segment."""
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider

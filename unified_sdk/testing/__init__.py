@@ -16,6 +16,7 @@ from unified_sdk.testing._clients import (
     configure_integration,
     sqlite_client,
 )
+from unified_sdk.testing._conformance import HOSTILE_IDS, check_hostile_ids_refused
 from unified_sdk.testing._faults import FAULTS, Fault, FaultInjector
 from unified_sdk.testing._oauth import (
     AuthorizationServer,
@@ -31,6 +32,7 @@ from unified_sdk.testing._server import LocalServer, run_forever
 __all__ = [
     "DEFAULT_REDIRECT_URI",
     "FAULTS",
+    "HOSTILE_IDS",
     "AuthorizationServer",
     "Fault",
     "FaultInjector",
@@ -42,6 +44,7 @@ __all__ = [
     "TokenStatus",
     "authorize",
     "authorize_async",
+    "check_hostile_ids_refused",
     "configure_integration",
     "oauth_routes",
     "pkce_challenge",

@@ -33,6 +33,8 @@ class LocalServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.faults = FaultInjector()
+        self.received: list[tuple[str, str]] = []
+        """Every HTTP request that reached the fake, as ``(method, raw path with query)``, in order."""
 
     # -- the app -----------------------------------------------------------------
     def build_app(self) -> ASGIApp:  # pragma: no cover - overridden
@@ -54,7 +56,7 @@ class LocalServer:
 
     def start(self) -> Self:
         config = uvicorn.Config(
-            self.build_app(),
+            self._recording(self.build_app()),
             host=self.host,
             port=self._port,
             log_level="warning",
@@ -64,9 +66,7 @@ class LocalServer:
         )
         self._server = uvicorn.Server(config)
         # asyncio's TCP transports set TCP_NODELAY on every accepted socket.
-        self._thread = threading.Thread(
-            target=self._server.run, name=f"{type(self).__name__}-server", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, name=f"{type(self).__name__}-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -74,6 +74,19 @@ class LocalServer:
                 raise RuntimeError(f"{type(self).__name__} failed to start")
             time.sleep(0.005)
         return self
+
+    def _recording(self, app: ASGIApp) -> ASGIApp:
+        received = self.received
+
+        async def recorded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                raw = scope.get("raw_path") or scope["path"].encode()
+                query = scope.get("query_string") or b""
+                path = raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+                received.append((scope["method"], path))
+            await app(scope, receive, send)
+
+        return recorded
 
     def stop(self) -> None:
         if self._server is not None:
@@ -113,9 +126,7 @@ class LocalServer:
         ``malformed_json`` (a truncated JSON body) or ``html`` (an HTML error
         page). ``path`` limits the fault to request paths starting with it.
         """
-        self.faults.add(
-            status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body
-        )
+        self.faults.add(status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body)
 
 
 def run_forever(server: LocalServer) -> None:

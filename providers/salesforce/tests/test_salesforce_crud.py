@@ -102,7 +102,7 @@ def test_hostile_company_name_round_trips_and_cannot_alter_the_query(
 
 def test_ids_are_checked_before_sending(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
     before = len(client.logs.list(connection_id=conn.id))
-    with pytest.raises(NotFoundError):
+    with pytest.raises(ValidationError):
         client.crm.deals.get(connection_id=conn.id, id="../../limits")
     with pytest.raises(ValidationError):
         client.crm.deals.list(connection_id=conn.id, cursor="https://evil.example/services/data/v62.0/query")

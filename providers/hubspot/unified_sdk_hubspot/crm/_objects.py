@@ -17,6 +17,7 @@ from unified_sdk.provider import (
     OperationContext,
     OperationFlow,
     ProviderRequest,
+    build_path,
 )
 from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._values import timestamp, to_millis
@@ -52,6 +53,7 @@ class Context:
 class HubSpotObjectAdapter(CrmObjectAdapter[M]):
     """CRUD and listing for one CRM v3 object type; subclasses define the mapping."""
 
+    id_pattern = r"[0-9]+"
     object_type: ClassVar[str]
     """HubSpot's object type in paths: ``deals``, ``contacts``, ``companies``."""
     properties: ClassVar[tuple[str, ...]]
@@ -79,8 +81,9 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _path(self, record_id: str | None = None) -> str:
-        base = f"/crm/v3/objects/{self.object_type}"
-        return base if record_id is None else f"{base}/{record_id}"
+        if record_id is None:
+            return build_path("/crm/v3/objects/{object_type}", object_type=self.object_type)
+        return build_path("/crm/v3/objects/{object_type}/{id}", object_type=self.object_type, id=record_id)
 
     def _property_names(self, query_fields: Sequence[str] | None) -> list[str]:
         if not query_fields:

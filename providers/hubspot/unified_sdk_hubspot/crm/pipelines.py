@@ -13,6 +13,7 @@ from unified_sdk.provider import (
     OperationFlow,
     ProviderRequest,
     ReadOnlyAdapter,
+    build_path,
 )
 from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._stages import PIPELINES_PATH
@@ -51,5 +52,5 @@ class PipelinesAdapter(ReadOnlyAdapter[Pipeline]):
         return ListResult([to_pipeline(p) for p in results], None)
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[Pipeline]:
-        response = yield ProviderRequest("GET", f"{PIPELINES_PATH}/{id}")
+        response = yield ProviderRequest("GET", PIPELINES_PATH + build_path("/{id}", id=id))
         return to_pipeline(response.json())

@@ -13,6 +13,7 @@ from unified_sdk.provider import (
     OperationFlow,
     ProviderRequest,
     ReadOnlyAdapter,
+    build_path,
 )
 from unified_sdk_hubspot.crm import _values as v
 
@@ -39,6 +40,8 @@ def to_user(o: Mapping[str, Any]) -> User:
 class UsersAdapter(ReadOnlyAdapter[User]):
     """``crm.users``: active HubSpot owners; ``id`` is the owner id used by ``user_id`` on records."""
 
+    id_pattern = r"[0-9]+"
+
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[User]]:
         params: dict[str, Any] = {"limit": min(query.limit or 100, 500), "archived": "false"}
         if query.cursor:
@@ -49,5 +52,5 @@ class UsersAdapter(ReadOnlyAdapter[User]):
         return ListResult([to_user(o) for o in body.get("results") or []], str(next_after) if next_after else None)
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[User]:
-        response = yield ProviderRequest("GET", f"{OWNERS_PATH}/{id}")
+        response = yield ProviderRequest("GET", build_path(OWNERS_PATH + "/{id}", id=id))
         return to_user(response.json())

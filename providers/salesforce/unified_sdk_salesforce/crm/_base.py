@@ -22,6 +22,8 @@ from unified_sdk.provider import (
     OperationFlow,
     Provider,
     ProviderRequest,
+    build_path,
+    check_id,
 )
 from unified_sdk_salesforce import _soql
 from unified_sdk_salesforce._errors import CODES
@@ -35,7 +37,8 @@ MIN_BATCH, MAX_BATCH = 200, 2000
 #: How long a describe result (the object's visible fields) is reused.
 DESCRIBE_TTL = 3600.0
 
-_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+RECORD_ID = r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"
+"""A Salesforce record id: 15 (case-sensitive) or 18 (case-safe) letters and digits."""
 _CURSOR_PATH = re.compile(r"^/services/data/v\d+\.\d/query(?:All)?(?:/[A-Za-z0-9]+-\d+)?$")
 
 
@@ -177,19 +180,10 @@ def decode_cursor(cursor: str) -> tuple[str, dict[str, str] | None, int]:
     return parts.path, params, int(skip_text or 0)
 
 
-def check_id(record_id: str) -> str:
-    if not _RECORD_ID.match(record_id or ""):
-        raise NotFoundError(
-            f"{record_id!r} is not a Salesforce record id",
-            provider="salesforce",
-            hint="Salesforce ids are 15 or 18 letters and digits; nothing was sent",
-        )
-    return record_id
-
-
 class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
     """A unified resource over one sObject. Subclasses give the object, fields and conversions."""
 
+    id_pattern = RECORD_ID
     sobject: ClassVar[str]
     fields: ClassVar[tuple[str, ...]]
     """Standard fields to select when the org has them (describe decides)."""
@@ -298,7 +292,9 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
 
     def _record_path(self, ctx: OperationContext, record_id: str | None = None) -> str:
         base = f"/services/data/{api_version(ctx.config)}/sobjects/{self.sobject}"
-        return f"{base}/{check_id(record_id)}" if record_id is not None else base
+        if record_id is None:
+            return base
+        return base + build_path("/{id}", id=check_id(record_id, pattern=RECORD_ID))
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
         response = yield ProviderRequest("GET", self._record_path(ctx, id))

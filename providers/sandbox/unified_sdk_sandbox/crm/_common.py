@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
 
 from unified_sdk.errors import ValidationError
 from unified_sdk.models import Address, Email, Metadata, Telephone, construct
@@ -22,6 +21,7 @@ from unified_sdk.provider import (
     OperationContext,
     OperationFlow,
     ProviderRequest,
+    build_path,
 )
 
 M = TypeVar("M")
@@ -199,7 +199,7 @@ class SandboxObjectAdapter(CrmObjectAdapter[M]):
         return ListResult([convert(r) for r in body["data"]], body.get("next_cursor"))
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
-        response = yield ProviderRequest("GET", f"/v1/{self.path}/{quote(id, safe='')}")
+        response = yield ProviderRequest("GET", self._record_path(id))
         return self.to_model(response.json())
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
@@ -207,13 +207,16 @@ class SandboxObjectAdapter(CrmObjectAdapter[M]):
         response = yield ProviderRequest("POST", f"/v1/{self.path}", json=body)
         return self.to_model(response.json())
 
+    def _record_path(self, id: str) -> str:
+        return build_path("/v1/{resource}/{id}", resource=self.path, id=id)
+
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.build_body(ctx, data)
-        response = yield ProviderRequest("PATCH", f"/v1/{self.path}/{quote(id, safe='')}", json=body)
+        response = yield ProviderRequest("PATCH", self._record_path(id), json=body)
         return self.to_model(response.json())
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
-        yield ProviderRequest("DELETE", f"/v1/{self.path}/{quote(id, safe='')}")
+        yield ProviderRequest("DELETE", self._record_path(id))
         return None
 
     def build_body(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:

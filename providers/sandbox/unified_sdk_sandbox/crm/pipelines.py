@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from unified_sdk.models import Pipeline, Stage, construct
 from unified_sdk.provider import (
@@ -13,6 +12,7 @@ from unified_sdk.provider import (
     OperationFlow,
     ProviderRequest,
     ReadOnlyAdapter,
+    build_path,
 )
 from unified_sdk_sandbox.crm import _common as c
 
@@ -51,5 +51,5 @@ class PipelinesAdapter(ReadOnlyAdapter[Pipeline]):
         return ListResult([to_pipeline(r) for r in response.json()["data"]], None)
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[Pipeline]:
-        response = yield ProviderRequest("GET", f"/v1/pipelines/{quote(id, safe='')}")
+        response = yield ProviderRequest("GET", build_path("/v1/pipelines/{id}", id=id))
         return to_pipeline(response.json())

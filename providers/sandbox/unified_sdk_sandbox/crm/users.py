@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from unified_sdk.models import Email, User, construct
 from unified_sdk.provider import (
@@ -13,6 +12,7 @@ from unified_sdk.provider import (
     OperationFlow,
     ProviderRequest,
     ReadOnlyAdapter,
+    build_path,
 )
 from unified_sdk_sandbox.crm import _common as c
 
@@ -44,5 +44,5 @@ class UsersAdapter(ReadOnlyAdapter[User]):
         return ListResult([to_user(r) for r in response.json()["data"]], None)
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[User]:
-        response = yield ProviderRequest("GET", f"/v1/users/{quote(id, safe='')}")
+        response = yield ProviderRequest("GET", build_path("/v1/users/{id}", id=id))
         return to_user(response.json())
