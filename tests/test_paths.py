@@ -56,9 +56,9 @@ def test_the_pipeline_refuses_a_dot_segment_an_adapter_forgot_to_encode(
     conn = toy_client.connections.create(
         provider="toy", credentials={"api_key": "k"}, config={"base_url": toy_server.url}
     )
-    before = len(toy_server.received)
+    before = len(toy_server.received_requests)
     for path in ("/v1/deals/../contacts/1", "/v1/deals/%2e%2e/contacts", "/v1/./deals", "/v1/deals#x"):
         with pytest.raises(ValidationError) as caught:
             toy_client.passthrough.request(conn.id, "DELETE", path)
         assert caught.value.connection_id == conn.id and caught.value.provider == "toy"
-    assert toy_server.received[before:] == []
+    assert toy_server.received_requests[before:] == []

@@ -41,7 +41,7 @@ class CountingFake(Protocol):
     """A local fake that records the HTTP requests it received (every :class:`LocalServer` does)."""
 
     @property
-    def received(self) -> list[tuple[str, str]]:
+    def received_requests(self) -> list[tuple[str, str]]:
         """``(method, path)`` of every request that reached the fake."""
 
 
@@ -59,7 +59,7 @@ def check_hostile_ids_refused(client: Client, connection_id: str, fake: Counting
         for operation in ("get", "update", "delete"):
             method: Callable[..., object] = getattr(resource, operation)
             for hostile in HOSTILE_IDS:
-                before = len(fake.received)
+                before = len(fake.received_requests)
                 try:
                     method(connection_id=connection_id, id=hostile, **({"data": {}} if operation == "update" else {}))
                 except ValidationError as exc:
@@ -75,7 +75,7 @@ def check_hostile_ids_refused(client: Client, connection_id: str, fake: Counting
                         f"crm.{name}.{operation}(id={hostile[:20]!r}) did not raise ValidationError: "
                         "record ids must be checked before anything is built or sent"
                     )
-                sent = fake.received[before:]
+                sent = fake.received_requests[before:]
                 assert not sent, (
                     f"crm.{name}.{operation}(id={hostile[:20]!r}) sent {sent!r}; nothing may be sent for a bad id"
                 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from types import TracebackType
@@ -12,6 +14,31 @@ import uvicorn
 from unified_sdk.testing._faults import FaultInjector
 
 ASGIApp = Any
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, woken at once by :meth:`LocalServer.stop` instead of polling every 0.1 s."""
+
+    _wake: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick refreshes the Date header every 10th count
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    def exit_now(self) -> None:
+        """Stop serving without waiting for idle keep-alive connections (a test fake has no one to wait for)."""
+        self.should_exit = True
+        self.force_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
 
 
 class LocalServer:
@@ -30,10 +57,10 @@ class LocalServer:
 
     def __init__(self, *, port: int = 0) -> None:
         self._port = port
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.faults = FaultInjector()
-        self.received: list[tuple[str, str]] = []
+        self.received_requests: list[tuple[str, str]] = []
         """Every HTTP request that reached the fake, as ``(method, raw path with query)``, in order."""
 
     # -- the app -----------------------------------------------------------------
@@ -64,7 +91,7 @@ class LocalServer:
             access_log=False,
             timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         # asyncio's TCP transports set TCP_NODELAY on every accepted socket.
         self._thread = threading.Thread(target=self._server.run, name=f"{type(self).__name__}-server", daemon=True)
         self._thread.start()
@@ -76,7 +103,7 @@ class LocalServer:
         return self
 
     def _recording(self, app: ASGIApp) -> ASGIApp:
-        received = self.received
+        received = self.received_requests
 
         async def recorded(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http":
@@ -90,7 +117,7 @@ class LocalServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.exit_now()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None

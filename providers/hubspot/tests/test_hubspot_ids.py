@@ -23,18 +23,18 @@ def test_deleting_a_deal_by_a_traversal_id_leaves_the_contact(
 ) -> None:
     hubspot.seed(contacts=1)
     contact_id = hubspot.records("contacts")[0]["id"]
-    before = len(hubspot.received)
+    before = len(hubspot.received_requests)
     with pytest.raises(ValidationError) as caught:
         client.crm.deals.delete(connection_id=conn.id, id=f"../contacts/{contact_id}")
     assert caught.value.details["fields"] == ["id"]
-    assert hubspot.received[before:] == []
+    assert hubspot.received_requests[before:] == []
     contact = client.crm.contacts.get(connection_id=conn.id, id=contact_id)
     assert contact is not None and contact.id == contact_id
 
 
 def test_ids_must_be_hubspot_ids(client: Client, conn: Connection, hubspot: FakeHubSpot) -> None:
-    before = len(hubspot.received)
+    before = len(hubspot.received_requests)
     with pytest.raises(ValidationError) as caught:
         client.crm.deals.get(connection_id=conn.id, id="dl_123")
     assert "[0-9]+" in str(caught.value)
-    assert hubspot.received[before:] == []
+    assert hubspot.received_requests[before:] == []

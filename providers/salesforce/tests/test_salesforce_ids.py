@@ -20,8 +20,8 @@ def test_every_operation_taking_an_id_refuses_hostile_ids(client: Client, conn: 
 def test_ids_must_be_15_or_18_letters_and_digits(
     client: Client, conn: Connection, sf: FakeSalesforce, bad: str
 ) -> None:
-    before = len(sf.received)
+    before = len(sf.received_requests)
     with pytest.raises(ValidationError) as caught:
         client.crm.contacts.get(connection_id=conn.id, id=bad)
     assert caught.value.details["fields"] == ["id"]
-    assert sf.received[before:] == []
+    assert sf.received_requests[before:] == []

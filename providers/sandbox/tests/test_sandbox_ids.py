@@ -19,10 +19,10 @@ def test_every_operation_taking_an_id_refuses_hostile_ids(
 
 
 def test_a_dot_id_is_not_turned_into_a_listing(client: Client, conn: Connection, server: SandboxServer) -> None:
-    before = len(server.received)
+    before = len(server.received_requests)
     with pytest.raises(ValidationError):
         client.crm.deals.get(connection_id=conn.id, id=".")
-    assert server.received[before:] == []
+    assert server.received_requests[before:] == []
 
 
 def test_a_real_id_with_url_characters_is_encoded_as_one_segment(
@@ -35,4 +35,4 @@ def test_a_real_id_with_url_characters_is_encoded_as_one_segment(
     with pytest.raises(Exception) as caught:
         client.crm.deals.get(connection_id=conn.id, id="dl_a:b@c")
     assert type(caught.value).__name__ == "NotFoundError"
-    assert server.received[-1] == ("GET", "/v1/deals/dl_a:b@c")
+    assert server.received_requests[-1] == ("GET", "/v1/deals/dl_a:b@c")
