@@ -518,7 +518,7 @@ class Passthrough:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> ProviderResponse | None:
+    ) -> ProviderResponse:
         """Send ``method path`` (relative to the connection's API base URL) and return the response."""
         from unified_sdk._resources import passthrough_flow
 
@@ -551,7 +551,7 @@ class AsyncPassthrough:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> ProviderResponse | None:
+    ) -> ProviderResponse:
         from unified_sdk._resources import passthrough_flow
 
         flow = passthrough_flow(

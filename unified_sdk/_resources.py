@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 from unified_sdk._pagination import AsyncPage, Page
 from unified_sdk._paths import check_id
 from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow, request_flow
-from unified_sdk.errors import ValidationError
+from unified_sdk.errors import NotFoundError, ProviderError, ValidationError
 from unified_sdk.models import Company, Contact, Deal, Pipeline, User
 from unified_sdk.models.crm import write_model
 from unified_sdk.provider import ListQuery, ListResult, ProviderRequest, ProviderResponse
@@ -49,22 +49,34 @@ class ResourceFlows(Generic[M]):
         result = yield from self._run(connection_id, "list", lambda a, c: a.list(c.ctx, query))
         return result if result is not None else ListResult([], None)
 
-    def get(self, connection_id: str, id: str) -> Flow[M | None]:
+    def get(self, connection_id: str, id: str) -> Flow[M]:
         found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id), id)
-        return found
+        return self._record(found, connection_id, "get", id)
 
-    def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
+    def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M]:
         # Validated after the support check (an unsupported write says so first), before sending.
         created: M | None = yield from self._run(
             connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data))
         )
-        return created
+        return self._record(created, connection_id, "create", None)
 
-    def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
+    def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M]:
         updated: M | None = yield from self._run(
             connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data)), id
         )
-        return updated
+        return self._record(updated, connection_id, "update", id)
+
+    def _record(self, found: M | None, connection_id: str, operation: str, id: str | None) -> M:
+        """The record an operation returned; none (an action rule turned a failure into success) is an error."""
+        if found is not None:
+            return found
+        what = f"{self.resource}.{operation}" + (f" of {id!r}" if id else "")
+        cls = NotFoundError if operation == "get" else ProviderError
+        raise cls(
+            f"{what} returned no record",
+            connection_id=connection_id,
+            hint="a response-action rule treated the provider's failure as success, so there is no record to return",
+        )
 
     def delete(self, connection_id: str, id: str) -> Flow[None]:
         yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id), id)
@@ -128,15 +140,15 @@ class CrmObjects(Generic[M]):
 
         return Page(result.items, result.next_cursor, fetch)
 
-    def get(self, *, connection_id: str, id: str) -> M | None:
-        """One record by id."""
+    def get(self, *, connection_id: str, id: str) -> M:
+        """One record by id; :class:`~unified_sdk.errors.NotFoundError` when there is none."""
         return self._client._run(self._flows.get(connection_id, id))
 
-    def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M | None:
+    def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M:
         """Create a record from unified fields (a dict or a model); validated before sending."""
         return self._client._run(self._flows.create(connection_id, data))
 
-    def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M | None:
+    def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M:
         """Update the given unified fields of a record."""
         return self._client._run(self._flows.update(connection_id, id, data))
 
@@ -178,13 +190,13 @@ class AsyncCrmObjects(Generic[M]):
 
         return AsyncPage(result.items, result.next_cursor, fetch)
 
-    async def get(self, *, connection_id: str, id: str) -> M | None:
+    async def get(self, *, connection_id: str, id: str) -> M:
         return await self._client._run(self._flows.get(connection_id, id))
 
-    async def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M | None:
+    async def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M:
         return await self._client._run(self._flows.create(connection_id, data))
 
-    async def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M | None:
+    async def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M:
         return await self._client._run(self._flows.update(connection_id, id, data))
 
     async def delete(self, *, connection_id: str, id: str) -> None:
@@ -229,7 +241,15 @@ def passthrough_flow(
     json: Any = None,
     data: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
-) -> Generator[Any, Any, ProviderResponse | None]:
+) -> Generator[Any, Any, ProviderResponse]:
     call: Call = yield Blocking(lambda: core.prepare_passthrough(connection_id))
     preq = ProviderRequest(method, path, params=params, json=json, data=data, headers=headers)
-    return (yield from request_flow(call, preq))
+    response = yield from request_flow(call, preq)
+    if response is None:
+        raise ProviderError(
+            f"{call.provider.name} {method.upper()} {path} got no response",
+            provider=call.provider.name,
+            connection_id=connection_id,
+            hint="a response-action rule treated a transport failure as success, so there is no response to return",
+        )
+    return response

@@ -1,8 +1,9 @@
 """Unified CRM models, with the field names of the unified-API field (Unified.to's).
 
-Reads never fail on what a provider leaves out: every field is optional,
-unknown enum-like values are kept as strings, the provider's record stays in
-``raw`` and provider custom fields in ``metadata``.
+Reads never fail on what a provider leaves out: every field but ``id`` is
+optional, unknown enum-like values are kept as strings, the provider's record
+stays in ``raw`` and provider custom fields in ``metadata``. Every record read
+from a provider has its ``id``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Address(UnifiedModel):
 class Deal(UnifiedModel):
     """A sales opportunity."""
 
-    id: str | None = None
+    id: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
     name: str | None = None
@@ -82,7 +83,7 @@ class Deal(UnifiedModel):
 class Contact(UnifiedModel):
     """A person."""
 
-    id: str | None = None
+    id: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
     name: str | None = None
@@ -105,7 +106,7 @@ class Contact(UnifiedModel):
 class Company(UnifiedModel):
     """An organisation (account)."""
 
-    id: str | None = None
+    id: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
     name: str | None = None
@@ -137,7 +138,7 @@ class Stage(UnifiedModel):
 class Pipeline(UnifiedModel):
     """A deal pipeline with its stages."""
 
-    id: str | None = None
+    id: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
     name: str | None = None
@@ -150,7 +151,7 @@ class Pipeline(UnifiedModel):
 class User(UnifiedModel):
     """A user of the provider account (deal and record owners)."""
 
-    id: str | None = None
+    id: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
     name: str | None = None
