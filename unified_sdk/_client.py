@@ -30,6 +30,7 @@ from unified_sdk._events import Event, EventBus
 from unified_sdk._logs import CallLog, LogWriter
 from unified_sdk._outcome import Outcome
 from unified_sdk._pipeline import Call, Flow, operation_flow
+from unified_sdk._redact import install_log_redaction
 from unified_sdk._registry import ProviderRegistry
 from unified_sdk._scopes import UNIFIED_SCOPES, scope_for
 from unified_sdk._throttle import Throttle
@@ -98,6 +99,7 @@ class _Core:
         log_bodies: bool,
         rate_limit_warning: float = 0.9,
     ) -> None:
+        install_log_redaction()
         url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
         self.database_url = url
         self._secret_key = secret_key
