@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -15,12 +16,15 @@ import httpx2
 import pytest
 import sqlalchemy as sa
 
+from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.server import ToyServer
-from tests.toy.toy_plugin import ToyProvider
+from tests.toy.toy_plugin import OAuthToyProvider, ToyProvider
 from unified_sdk import AsyncClient, Client
 from unified_sdk._redact import REDACTED, redact_headers, redact_text, redact_url, redact_value
 from unified_sdk._storage import oauth_states
 from unified_sdk.errors import AuthenticationError, ValidationError
+from unified_sdk.provider import Credentials
+from unified_sdk.testing import authorize
 
 API_KEY = "sk_live_9f8e7d6c5b4a3210"
 
@@ -291,6 +295,31 @@ async def test_async_no_log_record_holds_a_secret(db_url: str, sandbox: Any, cap
             await aclient.crm.deals.list(connection_id=conn.id)
     assert any(r.name == "httpx2" for r in captured.records)
     assert _leaks(captured, [SANDBOX_KEY]) == []
+
+
+class QueryIntrospectionToy(OAuthToyProvider):
+    """A provider whose introspection request carries the token in its URL (the plugin builds it)."""
+
+    name = "queryintrospect"
+    oauth = dataclasses.replace(OAuthToyProvider.oauth, introspect_url="https://toy.invalid/oauth/introspect")
+
+    def introspection_request(
+        self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
+    ) -> httpx2.Request:
+        return httpx2.Request("GET", url, params={"t": credentials.access_token or ""})
+
+
+def test_plugin_built_oauth_requests_are_redacted_in_log_records(db_url: str, captured: _Capture) -> None:
+    # Without a scope in the token response, the core asks the introspection endpoint.
+    no_scope = {"token_response": lambda body, info: {k: v for k, v in body.items() if k != "scope"}}
+    with (
+        OAuthToyServer(**no_scope) as server,
+        Client(database_url=db_url, providers={"queryintrospect": QueryIntrospectionToy}) as c,
+    ):
+        conn = authorize(c, server, "queryintrospect", ["crm_deal_read"], redirect_uri=server.redirect_uri)
+        token = c._core.connections_store.record(conn.id, fresh=True).credentials.access_token
+    assert token and any(r.name == "httpx2" and "/oauth/introspect" in r.getMessage() for r in captured.records)
+    assert _leaks(captured, [token]) == []
 
 
 def test_the_apps_own_httpx2_records_are_left_alone(sandbox: Any, captured: _Capture) -> None:
