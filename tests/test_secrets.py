@@ -311,9 +311,11 @@ class QueryIntrospectionToy(OAuthToyProvider):
 
 def test_plugin_built_oauth_requests_are_redacted_in_log_records(db_url: str, captured: _Capture) -> None:
     # Without a scope in the token response, the core asks the introspection endpoint.
-    no_scope = {"token_response": lambda body, info: {k: v for k, v in body.items() if k != "scope"}}
+    def no_scope(body: dict[str, Any], info: Any) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if k != "scope"}
+
     with (
-        OAuthToyServer(**no_scope) as server,
+        OAuthToyServer(token_response=no_scope) as server,
         Client(database_url=db_url, providers={"queryintrospect": QueryIntrospectionToy}) as c,
     ):
         conn = authorize(c, server, "queryintrospect", ["crm_deal_read"], redirect_uri=server.redirect_uri)
