@@ -521,7 +521,11 @@ class Passthrough:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> ProviderResponse | None:
-        """Send ``method path`` (relative to the connection's API base URL) and return the response."""
+        """Send ``method path`` (relative to the connection's API base URL) and return the response.
+
+        An absolute URL is accepted only on the connection's API host (or a host its provider
+        declares); any other raises :class:`~unified_sdk.errors.ValidationError` before sending.
+        """
         from unified_sdk._resources import passthrough_flow
 
         flow = passthrough_flow(

@@ -81,7 +81,8 @@ class ProviderRequest:
     """A request a plugin wants sent.
 
     ``path`` is joined to the connection's API base URL, or used as is when
-    it is an absolute URL. ``idempotent`` defaults from the method (GET, HEAD,
+    it is an absolute URL on the API host (or one :meth:`Provider.allowed_hosts`
+    names; any other host is refused before sending). ``idempotent`` defaults from the method (GET, HEAD,
     PUT, DELETE, OPTIONS are idempotent); set it when a provider differs, e.g.
     a POST search that is safe to repeat.
     """
