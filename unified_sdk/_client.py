@@ -30,6 +30,7 @@ from unified_sdk._events import Event, EventBus
 from unified_sdk._logs import CallLog, LogWriter
 from unified_sdk._outcome import Outcome
 from unified_sdk._pipeline import Call, Flow, operation_flow
+from unified_sdk._redact import install_log_redaction
 from unified_sdk._registry import ProviderRegistry
 from unified_sdk._scopes import UNIFIED_SCOPES, scope_for
 from unified_sdk._throttle import Throttle
@@ -98,6 +99,7 @@ class _Core:
         log_bodies: bool,
         rate_limit_warning: float = 0.9,
     ) -> None:
+        install_log_redaction()
         url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
         self.database_url = url
         self._secret_key = secret_key
@@ -519,7 +521,11 @@ class Passthrough:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> ProviderResponse:
-        """Send ``method path`` (relative to the connection's API base URL) and return the response."""
+        """Send ``method path`` (relative to the connection's API base URL) and return the response.
+
+        An absolute URL is accepted only on the connection's API host (or a host its provider
+        declares); any other raises :class:`~unified_sdk.errors.ValidationError` before sending.
+        """
         from unified_sdk._resources import passthrough_flow
 
         flow = passthrough_flow(

@@ -13,6 +13,7 @@ import anyio
 import httpx2
 
 from unified_sdk._pipeline import Blocking, Flow, Send, Sleep
+from unified_sdk._redact import sending
 
 T = TypeVar("T")
 
@@ -26,7 +27,8 @@ def run_sync(flow: Flow[T], http: httpx2.Client) -> T:
             error: BaseException | None = None
             if isinstance(effect, Send):
                 try:
-                    result = http.send(effect.request)
+                    with sending(effect.secrets):
+                        result = http.send(effect.request)
                 except httpx2.TransportError as exc:
                     result = exc
             elif isinstance(effect, Sleep):
@@ -50,7 +52,8 @@ async def run_async(flow: Flow[T], http: httpx2.AsyncClient) -> T:
             error: BaseException | None = None
             if isinstance(effect, Send):
                 try:
-                    result = await http.send(effect.request)
+                    with sending(effect.secrets):
+                        result = await http.send(effect.request)
                 except httpx2.TransportError as exc:
                     result = exc
             elif isinstance(effect, Sleep):

@@ -32,7 +32,7 @@ from unified_sdk._connections import (
 from unified_sdk._events import Event
 from unified_sdk._outcome import Category, HealthSignal, Outcome
 from unified_sdk._pipeline import Call, new_log_id, operation_flow
-from unified_sdk._redact import redact_text
+from unified_sdk._redact import redact_text, sending
 from unified_sdk._scopes import UNIFIED_SCOPES
 from unified_sdk.errors import (
     AuthenticationError,
@@ -487,7 +487,8 @@ class OAuthManager:
         request = plugin.introspection_request(url, credentials, integration.client_id, secret)
         with httpx2.Client(timeout=self.core.timeout, event_hooks={"response": [log]}) as http:
             try:
-                response = http.send(request)
+                with sending(secrets_):  # the plugin builds this request: its URL may hold the token
+                    response = http.send(request)
             except httpx2.TransportError:
                 return None
         if response.status_code >= 400:

@@ -13,6 +13,7 @@ thread). ``Client`` and ``AsyncClient`` drive the same flows (see
 from __future__ import annotations
 
 import gc
+import re
 import secrets as _secrets
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -27,11 +28,12 @@ import httpx2
 from unified_sdk._actions import Decision, ResponseAction
 from unified_sdk._outcome import Category, HealthSignal, Outcome
 from unified_sdk._paths import check_path
-from unified_sdk._redact import redact_text
+from unified_sdk._redact import redact_text, redact_value
 from unified_sdk._retry import retry_delay
 from unified_sdk.errors import (
     ProviderError,
     UnifiedError,
+    ValidationError,
     error_class_for,
 )
 from unified_sdk.provider import (
@@ -54,6 +56,8 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class Send:
     request: httpx2.Request
+    secrets: tuple[str, ...] = ()
+    """The connection's secrets, redacted from the HTTP libraries' log records of this send."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +103,69 @@ class Call:
         self.ctx = OperationContext(self.conn.id, self.provider.name, self.conn.config, self.operation)
 
 
-def build_http_request(call: Call, preq: ProviderRequest, credentials: Credentials) -> httpx2.Request:
-    path = preq.path
-    url = (
-        path
-        if path.startswith(("http://", "https://"))
-        else call.base_url + (path if path.startswith("/") else "/" + path)
+# A scheme ("http:", "https:", any "x://"): the path is meant as an absolute URL.
+_ABSOLUTE = re.compile(r"^\s*(?:https?:|[a-z][a-z0-9+.-]*://)", re.IGNORECASE)
+
+
+def target_url(call: Call, path: str) -> str:
+    """The URL a request ``path`` goes to: joined to the base URL, or an absolute URL on an allowed host.
+
+    The connection's credentials go with every request, so an absolute URL may only
+    name the API base URL's origin (scheme, host, port) or one the provider declares
+    (:meth:`Provider.allowed_hosts`); anything else raises :class:`ValidationError`
+    before a request is built.
+    """
+    if not _ABSOLUTE.match(path):
+        if path.replace("\\", "/").startswith("//"):
+            # "//host/x" (and "\\host\x", read the same by browsers) names another host.
+            raise _refused(call, path, "a path must not start with // (a URL without its scheme)")
+        # Joined after the base URL's own authority (a "/" always between), a path cannot change the host.
+        return call.base_url + (path if path.startswith("/") else "/" + path)
+    url = path.strip()
+    try:
+        parsed = httpx2.URL(url)
+    except httpx2.InvalidURL as exc:
+        raise _refused(call, path, f"not a valid URL ({exc})") from None
+    origin = _origin(parsed)
+    if not origin or origin not in _allowed_origins(call) or parsed.userinfo or "\\" in url.split("?", 1)[0]:
+        raise _refused(call, path, f"{origin or 'no host'} is not the connection's API host")
+    return url
+
+
+def _origin(url: httpx2.URL) -> str:
+    if url.scheme not in ("http", "https") or not url.host:
+        return ""
+    default = 443 if url.scheme == "https" else 80
+    return f"{url.scheme}://{url.host}:{url.port or default}"
+
+
+def _allowed_origins(call: Call) -> set[str]:
+    allowed = {call.base_url, *call.provider.allowed_hosts(call.conn.config)}
+    origins = set()
+    for entry in allowed:
+        text = str(entry)
+        try:
+            origins.add(_origin(httpx2.URL(text if "://" in text else "https://" + text)))
+        except httpx2.InvalidURL:
+            continue
+    origins.discard("")
+    return origins
+
+
+def _refused(call: Call, path: str, why: str) -> ValidationError:
+    # The query is left out of the message: it may hold a secret.
+    shown = redact_text(path.split("?", 1)[0][:200], call.conn.secrets)
+    return ValidationError(
+        f"{call.provider.name} refused to send a request to {shown!r}: {why}",
+        provider=call.provider.name,
+        connection_id=call.conn.id,
+        hint="use a path relative to the connection's API base URL, or a URL on its API host; nothing was sent",
+        details={"allowed_hosts": sorted(_allowed_origins(call))},
     )
+
+
+def build_http_request(call: Call, preq: ProviderRequest, credentials: Credentials) -> httpx2.Request:
+    url = target_url(call, preq.path)
     headers: dict[str, str] = {"accept": "application/json", "user-agent": call.core.user_agent}
     if preq.authenticated:
         headers.update(call.provider.auth_headers(credentials))
@@ -123,23 +183,27 @@ def _error_from(call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str
     status = f" {outcome.status}" if outcome.status else ""
     detail = f": {outcome.provider_message}" if outcome.provider_message else ""
     code = f" [{outcome.provider_code}]" if outcome.provider_code else ""
+    secrets = call.conn.secrets
     message = redact_text(
         f"{call.provider.name} {preq.method.upper()} {where} failed{status} ({outcome.category.value}){code}{detail}",
-        call.conn.secrets,
+        secrets,
     )
+    # Everything taken from the provider's answer is redacted like the message: bodies echo keys.
     return cls(
         message,
         category=outcome.category,
         status=outcome.status,
         provider=call.provider.name,
         connection_id=call.conn.id,
-        provider_code=outcome.provider_code,
-        provider_message=redact_text(outcome.provider_message, call.conn.secrets) if outcome.provider_message else None,
+        provider_code=redact_text(outcome.provider_code, secrets) if outcome.provider_code else None,
+        provider_message=redact_text(outcome.provider_message, secrets) if outcome.provider_message else None,
         retryable=retryable,
         log_id=log_id,
         request_id=outcome.request_id,
-        hint=outcome.hint,
-        details={**outcome.details, **({"retry_after": outcome.retry_after} if outcome.retry_after else {})},
+        hint=redact_text(outcome.hint, secrets) if outcome.hint else None,
+        details=redact_value(
+            {**outcome.details, **({"retry_after": outcome.retry_after} if outcome.retry_after else {})}, secrets
+        ),
     )
 
 
@@ -197,6 +261,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
     provider = call.provider
     conn = call.conn
     checked(call, check_path, preq.path)
+    target_url(call, preq.path)  # an absolute URL off the API host is refused before anything else
     attempt = 0
     retries = 0
     refreshed = False
@@ -220,7 +285,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
         log_id = new_log_id()
         started_at = time.time()
         t0 = time.perf_counter()
-        result = yield Send(request)
+        result = yield Send(request, tuple(conn.secrets))
         duration = (time.perf_counter() - t0) * 1000
         response: ProviderResponse | None = None
         sent = True

@@ -7,10 +7,12 @@ Every SQLAlchemy error is translated into :class:`StorageError` here.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,6 +117,7 @@ class Store:
             path = sqlite_path(self.url)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(path)
             is_sqlite = self.url.startswith("sqlite")  # also sqlite+driver://
             kwargs: dict[str, Any] = {}
             if is_sqlite:
@@ -256,6 +259,24 @@ class Store:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (call logs hold CRM data).
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the database file's
+    permissions, so they are private too. An existing file keeps its mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create the database file: {exc.strerror}",
+            hint="check that the database directory is writable",
+        ) from exc
+    os.close(fd)
 
 
 def _sqlite_begin(conn: SAConnection) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -84,7 +84,8 @@ class ProviderRequest:
     """A request a plugin wants sent.
 
     ``path`` is joined to the connection's API base URL, or used as is when
-    it is an absolute URL. ``idempotent`` defaults from the method (GET, HEAD,
+    it is an absolute URL on the API host (or one :meth:`Provider.allowed_hosts`
+    names; any other host is refused before sending). ``idempotent`` defaults from the method (GET, HEAD,
     PUT, DELETE, OPTIONS are idempotent); set it when a provider differs, e.g.
     a POST search that is safe to repeat.
     """
@@ -368,6 +369,18 @@ class Provider(ABC):
 
     def resolve_base_url(self, config: Mapping[str, Any]) -> str:
         return str(config.get("base_url") or self.base_url).rstrip("/")
+
+    def allowed_hosts(self, config: Mapping[str, Any]) -> Collection[str]:
+        """Hosts besides the API base URL's that a connection's requests may name in absolute URLs.
+
+        A connection's credentials go with every request, so the core refuses an
+        absolute URL (an adapter's or ``client.passthrough``'s) whose scheme, host
+        and port are not those of :meth:`resolve_base_url` or of one of these.
+        Each entry is a URL (``https://files.example.com``) or a bare host (HTTPS
+        on its default port). Default: none; a provider whose API spans hosts
+        (a files or upload host) derives them from ``config`` here.
+        """
+        return ()
 
     # -- errors and limits --------------------------------------------------------
     def classify(self, response: ProviderResponse) -> Outcome:
