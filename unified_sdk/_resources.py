@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from unified_sdk._pagination import AsyncPage, Page
 from unified_sdk._pipeline import Blocking, Call, Flow, operation_flow, request_flow
-from unified_sdk.errors import ValidationError
+from unified_sdk.errors import ConfigurationError, NotSupportedError, ValidationError
 from unified_sdk.models import Company, Contact, Deal, Pipeline, User
 from unified_sdk.models.crm import write_model
 from unified_sdk.provider import ListQuery, ListResult, ProviderRequest, ProviderResponse
@@ -34,12 +34,15 @@ class ResourceFlows(Generic[M]):
         self.resource = resource
         self.model = model
 
-    def _run(self, connection_id: str, op: str, make: Any) -> Flow[Any]:
+    def _run(self, connection_id: str, op: str, make: Any, idempotency_key: str | None = None) -> Flow[Any]:
         cached = self.core.connections_store.cached_record(connection_id)
         if cached is not None:  # no storage I/O: the async client need not hop to a thread
             call, adapter = self.core.prepare(connection_id, self.resource, op, cached)
         else:
             call, adapter = yield Blocking(lambda: self.core.prepare(connection_id, self.resource, op))
+        if idempotency_key is not None:
+            _check_idempotency_key(call, idempotency_key)
+            call.use_idempotency_key(idempotency_key)
         return (yield from operation_flow(call, make(adapter, call)))
 
     def list(self, connection_id: str, query: ListQuery) -> Flow[ListResult[M]]:
@@ -50,16 +53,20 @@ class ResourceFlows(Generic[M]):
         found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id))
         return found
 
-    def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
+    def create(
+        self, connection_id: str, data: Mapping[str, Any] | BaseModel, idempotency_key: str | None = None
+    ) -> Flow[M | None]:
         # Validated after the support check (an unsupported write says so first), before sending.
         created: M | None = yield from self._run(
-            connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data))
+            connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data)), idempotency_key
         )
         return created
 
-    def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M | None]:
+    def update(
+        self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel, idempotency_key: str | None = None
+    ) -> Flow[M | None]:
         updated: M | None = yield from self._run(
-            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data))
+            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data)), idempotency_key
         )
         return updated
 
@@ -80,6 +87,35 @@ class ResourceFlows(Generic[M]):
                 hint=f"check the {self.model.__name__} field names and types; nothing was sent",
             ) from exc
         return checked.model_dump(exclude_unset=True)
+
+
+#: The longest caller idempotency key accepted (room is left for the ``:n`` of later writes).
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def _check_idempotency_key(call: Call, key: str) -> None:
+    """Refuse a caller's idempotency key the provider cannot honour, or that cannot be sent as a header."""
+    provider = call.provider
+    if provider.idempotency_header is None:
+        raise NotSupportedError(
+            f"{provider.name} does not accept idempotency keys; {call.operation} was not sent",
+            provider=provider.name,
+            connection_id=call.conn.id,
+            hint="call it without idempotency_key=; after a lost answer, look the record up before retrying",
+        )
+    if (
+        not isinstance(key, str)
+        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY
+        or key != key.strip()
+        or not all(" " <= ch <= "~" for ch in key)
+    ):
+        raise ConfigurationError(
+            f"invalid idempotency_key: give 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
+            "without leading or trailing spaces; nothing was sent",
+            provider=provider.name,
+            connection_id=call.conn.id,
+            hint="use a UUID or your own stable id for the write (e.g. the order id)",
+        )
 
 
 def _query(
@@ -129,13 +165,26 @@ class CrmObjects(Generic[M]):
         """One record by id."""
         return self._client._run(self._flows.get(connection_id, id))
 
-    def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M | None:
-        """Create a record from unified fields (a dict or a model); validated before sending."""
-        return self._client._run(self._flows.create(connection_id, data))
+    def create(
+        self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+    ) -> M | None:
+        """Create a record from unified fields (a dict or a model); validated before sending.
 
-    def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M | None:
-        """Update the given unified fields of a record."""
-        return self._client._run(self._flows.update(connection_id, id, data))
+        ``idempotency_key`` (where the provider supports keys) makes repeating the call
+        safe: send the same key again after a lost answer and the provider does it once.
+        Without one, a lost answer raises :class:`~unified_sdk.errors.OutcomeUnknownError`.
+
+        Example::
+
+            deal = client.crm.deals.create(connection_id=cid, data={"name": "Renewal"}, idempotency_key=order.id)
+        """
+        return self._client._run(self._flows.create(connection_id, data, idempotency_key))
+
+    def update(
+        self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+    ) -> M | None:
+        """Update the given unified fields of a record; ``idempotency_key`` as for :meth:`create`."""
+        return self._client._run(self._flows.update(connection_id, id, data, idempotency_key))
 
     def delete(self, *, connection_id: str, id: str) -> None:
         """Delete (or archive, where the provider archives) a record."""
@@ -178,11 +227,17 @@ class AsyncCrmObjects(Generic[M]):
     async def get(self, *, connection_id: str, id: str) -> M | None:
         return await self._client._run(self._flows.get(connection_id, id))
 
-    async def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M | None:
-        return await self._client._run(self._flows.create(connection_id, data))
+    async def create(
+        self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+    ) -> M | None:
+        """Create a record; see :meth:`CrmObjects.create`."""
+        return await self._client._run(self._flows.create(connection_id, data, idempotency_key))
 
-    async def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M | None:
-        return await self._client._run(self._flows.update(connection_id, id, data))
+    async def update(
+        self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+    ) -> M | None:
+        """Update a record; see :meth:`CrmObjects.update`."""
+        return await self._client._run(self._flows.update(connection_id, id, data, idempotency_key))
 
     async def delete(self, *, connection_id: str, id: str) -> None:
         await self._client._run(self._flows.delete(connection_id, id))
