@@ -15,7 +15,7 @@ import pytest
 
 from tests.toy.server import ToyServer
 from tests.toy.toy_plugin import ToyProvider
-from unified_sdk import AsyncClient, Client
+from unified_sdk import AsyncClient, Category, Client
 from unified_sdk._retry import may_have_been_sent
 from unified_sdk.errors import (
     NetworkError,
@@ -154,12 +154,12 @@ def test_the_error_tree() -> None:
     from unified_sdk import errors
 
     assert issubclass(OutcomeUnknownError, ProviderCallError)
-    network = errors.error_class_for(errors.Category.NETWORK, outcome_unknown=True)
-    timeout = errors.error_class_for(errors.Category.TIMEOUT, outcome_unknown=True)
+    network = errors.error_class_for(Category.NETWORK, outcome_unknown=True)
+    timeout = errors.error_class_for(Category.TIMEOUT, outcome_unknown=True)
     assert issubclass(network, OutcomeUnknownError) and issubclass(network, NetworkError)
     assert issubclass(timeout, OutcomeUnknownError) and issubclass(timeout, ProviderTimeoutError)
     assert network.default_category == "network" and timeout.default_category == "timeout"
-    assert errors.error_class_for(errors.Category.NETWORK) is NetworkError
+    assert errors.error_class_for(Category.NETWORK) is NetworkError
     assert "OutcomeUnknownError" in errors.__all__
 
 
