@@ -183,3 +183,21 @@ def test_the_error_tree() -> None:
 )
 def test_which_transport_errors_prove_a_request_unsent(error: Exception, sent: bool) -> None:
     assert may_have_been_sent(error) is sent
+
+
+def test_the_proxy_forwards_chunked_bodies_and_keeps_order(toy_server: ToyServer, proxy: LossyProxy) -> None:
+    with httpx2.Client(base_url=proxy.url) as http:
+        created = http.post("/items", content=iter([b'{"label": ', b'"chunked"}']), headers={"x-api-key": "k"})
+        assert created.status_code == 201 and created.json()["label"] == "chunked"
+        assert created.headers["connection"] == "close"
+        proxy.lose_response(method="GET", path="/items")
+        with pytest.raises(httpx2.RemoteProtocolError):
+            http.get("/items")
+        assert http.get("/items", params={"n": 1}).status_code == 200
+    assert [(r.method, r.path, r.status, r.fate) for r in proxy.requests] == [
+        ("POST", "/items", 201, "relayed"),
+        ("GET", "/items", 200, "lost"),
+        ("GET", "/items", 200, "relayed"),
+    ]
+    with pytest.raises(ValueError, match="times"):
+        proxy.lose_response(times=0)

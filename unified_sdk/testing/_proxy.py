@@ -238,7 +238,7 @@ class LossyProxy:
             if plan is not None and plan.fate == "delayed" and self._stopping.wait(plan.delay):
                 return
             client.sendall(answer)
-        except OSError:
+        except (OSError, ValueError):  # the client went away, or sent something that is not HTTP/1.1
             return
         finally:
             self._track(client, add=False)
