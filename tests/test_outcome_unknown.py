@@ -114,6 +114,28 @@ def test_504_to_a_post_is_outcome_unknown(toy_client: Client, toy_server: ToySer
     assert toy_server.hits["POST /items"] == 1
 
 
+def test_408_to_a_post_is_resent(toy_client: Client, toy_server: ToyServer) -> None:
+    # 408: the server gave up receiving the request, so it did not process it.
+    cid = toy_client.connections.create(
+        provider="toy", credentials={"api_key": "k-123456"}, config={"base_url": toy_server.url}
+    ).id
+    toy_server.inject(status=408, times=1)
+    created = toy_client.crm.deals.create(connection_id=cid, data={"name": "after 408"})
+    assert created is not None and toy_server.hits["POST /items"] == 2 and _labels(toy_server, "after 408") == 1
+
+
+def test_a_rule_allowing_repeats_keeps_a_lost_post_retryable(
+    toy_client: Client, toy_server: ToyServer, proxy: LossyProxy
+) -> None:
+    cid = _conn(toy_client, proxy)
+    toy_client.actions.set("retry", category="network", provider="toy", max_retries=1, retry_non_idempotent=True)
+    proxy.lose_response(method="POST", times=2)
+    with pytest.raises(NetworkError) as info:
+        toy_client.crm.deals.create(connection_id=cid, data={"name": "twice"})
+    assert not isinstance(info.value, OutcomeUnknownError) and info.value.retryable is True
+    assert proxy.count("POST") == 2 and _labels(toy_server, "twice") == 2  # what the user asked for
+
+
 def test_503_to_a_post_is_not_called_retryable(toy_client: Client, toy_server: ToyServer) -> None:
     cid = toy_client.connections.create(
         provider="toy", credentials={"api_key": "k-123456"}, config={"base_url": toy_server.url}

@@ -288,9 +288,13 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             provider_defaults=provider.response_actions,
         )
         action, delay = _next_step(call, decision, outcome, attempt, retries, refreshed, idempotent or not sent)
-        outcome_unknown = action == "fail" and unanswered and not repeatable
+        # A rule that allows re-sending non-idempotent requests is the user saying a repeat is harmless.
+        allowed_repeat = decision.rule.retry_non_idempotent
+        outcome_unknown = action == "fail" and unanswered and not (repeatable or allowed_repeat)
         if outcome_unknown:
-            decision = replace(decision, reason=f"{decision.reason}; outcome unknown: the provider may have processed it")
+            decision = replace(
+                decision, reason=f"{decision.reason}; outcome unknown: the provider may have processed it"
+            )
         core.log(
             log_id=log_id,
             call=call,
@@ -329,7 +333,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
         # Retrying later can help after retries or a wait ran out; not after a refusal or a dead credential,
         # nor when the provider may have processed a write that is not safe to repeat.
         retryable = decision.action in (ResponseAction.RETRY, ResponseAction.WAIT_AND_RETRY)
-        if (sent and not idempotent) or outcome_unknown:
+        if (sent and not (idempotent or allowed_repeat)) or outcome_unknown:
             retryable = False
         error = _error_from(
             call, preq, outcome, log_id, retryable=retryable, outcome_unknown=outcome_unknown, idempotency_key=key
