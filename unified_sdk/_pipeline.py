@@ -18,7 +18,7 @@ import secrets as _secrets
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,8 +29,9 @@ from unified_sdk._actions import Decision, ResponseAction
 from unified_sdk._outcome import Category, HealthSignal, Outcome
 from unified_sdk._paths import check_path
 from unified_sdk._redact import redact_text, redact_value
-from unified_sdk._retry import retry_delay
+from unified_sdk._retry import may_have_been_sent, retry_delay
 from unified_sdk.errors import (
+    OutcomeUnknownError,
     ProviderError,
     UnifiedError,
     ValidationError,
@@ -97,10 +98,25 @@ class Call:
     operation: str
     base_url: str = ""
     ctx: OperationContext = field(init=False)
+    writes: int = 0
+    """Requests of this operation given an idempotency key so far."""
 
     def __post_init__(self) -> None:
         self.base_url = self.provider.resolve_base_url(self.conn.config)
         self.ctx = OperationContext(self.conn.id, self.provider.name, self.conn.config, self.operation)
+
+    def use_idempotency_key(self, key: str) -> None:
+        """Send this operation's writes with the caller's idempotency ``key`` (the adapter sees it in ``ctx``)."""
+        self.ctx = replace(self.ctx, idempotency_key=key)
+
+    def next_idempotency_key(self) -> str:
+        """The key for the operation's next write: the caller's (``key``, then ``key:1``, ``key:2``…
+        for an operation that writes more than once), or a new random one."""
+        n, self.writes = self.writes, self.writes + 1
+        key = self.ctx.idempotency_key
+        if key is None:
+            return "idem_" + _secrets.token_hex(16)
+        return key if n == 0 else f"{key}:{n}"
 
 
 # A scheme ("http:", "https:", any "x://"): the path is meant as an absolute URL.
@@ -174,9 +190,18 @@ def build_http_request(call: Call, preq: ProviderRequest, credentials: Credentia
     return httpx2.Request(preq.method.upper(), url, params=preq.params, json=preq.json, data=preq.data, headers=headers)
 
 
-def _error_from(call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str, retryable: bool) -> UnifiedError:
+def _error_from(
+    call: Call,
+    preq: ProviderRequest,
+    outcome: Outcome,
+    log_id: str,
+    retryable: bool,
+    *,
+    outcome_unknown: bool = False,
+    idempotency_key: str | None = None,
+) -> UnifiedError:
     assert outcome.category is not None
-    cls = error_class_for(outcome.category)
+    cls = error_class_for(outcome.category, outcome_unknown=outcome_unknown)
     where = preq.path.split("?", 1)[0]
     if where.startswith("http"):
         where = httpx2.URL(where).path
@@ -184,10 +209,23 @@ def _error_from(call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str
     detail = f": {outcome.provider_message}" if outcome.provider_message else ""
     code = f" [{outcome.provider_code}]" if outcome.provider_code else ""
     secrets = call.conn.secrets
+    unknown = ", outcome unknown" if outcome_unknown else ""
     message = redact_text(
-        f"{call.provider.name} {preq.method.upper()} {where} failed{status} ({outcome.category.value}){code}{detail}",
+        f"{call.provider.name} {preq.method.upper()} {where} failed{status} ({outcome.category.value}{unknown})"
+        f"{code}{detail}",
         secrets,
     )
+    details: dict[str, Any] = {**outcome.details}
+    if outcome.retry_after:
+        details["retry_after"] = outcome.retry_after
+    hint = outcome.hint
+    if outcome_unknown:
+        details["may_have_succeeded"] = True
+        hint = OutcomeUnknownError.default_hint
+        if idempotency_key is not None:
+            # The SDK's own key: re-sending with it is safe where a new call (with a new key) is not.
+            details["idempotency_key"] = idempotency_key
+            hint += ", or retry with idempotency_key=details['idempotency_key']"
     # Everything taken from the provider's answer is redacted like the message: bodies echo keys.
     return cls(
         message,
@@ -200,10 +238,8 @@ def _error_from(call: Call, preq: ProviderRequest, outcome: Outcome, log_id: str
         retryable=retryable,
         log_id=log_id,
         request_id=outcome.request_id,
-        hint=redact_text(outcome.hint, secrets) if outcome.hint else None,
-        details=redact_value(
-            {**outcome.details, **({"retry_after": outcome.retry_after} if outcome.retry_after else {})}, secrets
-        ),
+        hint=redact_text(hint, secrets) if hint else None,
+        details=redact_value(details, secrets),
     )
 
 
@@ -266,10 +302,15 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
     retries = 0
     refreshed = False
     idempotent = preq.is_idempotent
+    # Whether the app may repeat the whole call safely: a new call gets a new SDK key, not the caller's.
+    repeatable = idempotent
+    key: str | None = None
     if not idempotent and provider.idempotency_header and preq.method.upper() in ("POST", "PATCH"):
         # A key created once and reused across retries makes a re-send safe.
-        preq.headers = {**(preq.headers or {}), provider.idempotency_header: "idem_" + _secrets.token_hex(16)}
+        key = call.next_idempotency_key()
+        preq.headers = {**(preq.headers or {}), provider.idempotency_header: key}
         idempotent = True
+        repeatable = call.ctx.idempotency_key is not None
 
     # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
     refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
@@ -289,9 +330,12 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
         duration = (time.perf_counter() - t0) * 1000
         response: ProviderResponse | None = None
         sent = True
+        unanswered = False  # sent, and no answer says what became of it
         if isinstance(result, Exception):
             outcome = provider.classify_transport_error(result)
-            sent = bool(outcome.details.get("sent", True))
+            # The core, not the plugin, decides what may have reached the provider.
+            sent = unanswered = may_have_been_sent(result)
+            outcome = replace(outcome, details={**outcome.details, "sent": sent})
         else:
             response = ProviderResponse(result.status_code, result.headers, result.content, preq, duration / 1000)
             outcome = provider.classify(response)
@@ -307,8 +351,10 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
                     yield Blocking(
                         partial(budgets.record_rate_limit, conn.id, provider.name, limit, core.rate_limit_warning)
                     )
-            if outcome.category == Category.RATE_LIMITED:
-                sent = False  # a rate-limited request was not processed
+            if outcome.category == Category.RATE_LIMITED or outcome.status == 408:
+                sent = False  # a rate-limited request, or one the server timed out receiving, was not processed
+            elif outcome.category == Category.TIMEOUT:
+                unanswered = True  # a gateway gave up waiting for the provider, which may still have done it
         decision = core.actions.decide(
             outcome,
             provider=provider.name,
@@ -317,6 +363,13 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             provider_defaults=provider.response_actions,
         )
         action, delay = _next_step(call, decision, outcome, attempt, retries, refreshed, idempotent or not sent)
+        # A rule that allows re-sending non-idempotent requests is the user saying a repeat is harmless.
+        allowed_repeat = decision.rule.retry_non_idempotent
+        outcome_unknown = action == "fail" and unanswered and not (repeatable or allowed_repeat)
+        if outcome_unknown:
+            decision = replace(
+                decision, reason=f"{decision.reason}; outcome unknown: the provider may have processed it"
+            )
         core.log(
             log_id=log_id,
             call=call,
@@ -352,9 +405,14 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             yield Sleep(delay)
             continue
         # fail
-        # Retrying later can help after retries or a wait ran out; not after a refusal or a dead credential.
+        # Retrying later can help after retries or a wait ran out; not after a refusal or a dead credential,
+        # nor when the provider may have processed a write that is not safe to repeat.
         retryable = decision.action in (ResponseAction.RETRY, ResponseAction.WAIT_AND_RETRY)
-        error = _error_from(call, preq, outcome, log_id, retryable=retryable)
+        if (sent and not (idempotent or allowed_repeat)) or outcome_unknown:
+            retryable = False
+        error = _error_from(
+            call, preq, outcome, log_id, retryable=retryable, outcome_unknown=outcome_unknown, idempotency_key=key
+        )
         yield from _health(call, outcome, error.message)
         raise error
 

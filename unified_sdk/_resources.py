@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 from unified_sdk._pagination import AsyncPage, Page
 from unified_sdk._paths import check_id
 from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow, request_flow
-from unified_sdk.errors import NotFoundError, ProviderError, ValidationError
+from unified_sdk.errors import ConfigurationError, NotFoundError, NotSupportedError, ProviderError, ValidationError
 from unified_sdk.models import Company, Contact, Deal, Pipeline, User
 from unified_sdk.models.crm import write_model
 from unified_sdk.provider import ListQuery, ListResult, ProviderRequest, ProviderResponse
@@ -35,7 +35,9 @@ class ResourceFlows(Generic[M]):
         self.resource = resource
         self.model = model
 
-    def _run(self, connection_id: str, op: str, make: Any, id: object = None) -> Flow[Any]:
+    def _run(
+        self, connection_id: str, op: str, make: Any, id: object = None, idempotency_key: str | None = None
+    ) -> Flow[Any]:
         cached = self.core.connections_store.cached_record(connection_id)
         if cached is not None:  # no storage I/O: the async client need not hop to a thread
             call, adapter = self.core.prepare(connection_id, self.resource, op, cached)
@@ -43,6 +45,9 @@ class ResourceFlows(Generic[M]):
             call, adapter = yield Blocking(lambda: self.core.prepare(connection_id, self.resource, op))
         if op in ("get", "update", "delete"):
             checked(call, check_id, id, pattern=adapter.id_pattern)  # before the adapter builds anything
+        if idempotency_key is not None:
+            _check_idempotency_key(call, idempotency_key)
+            call.use_idempotency_key(idempotency_key)
         return (yield from operation_flow(call, make(adapter, call)))
 
     def list(self, connection_id: str, query: ListQuery) -> Flow[ListResult[M]]:
@@ -53,16 +58,20 @@ class ResourceFlows(Generic[M]):
         found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id), id)
         return self._record(found, connection_id, "get", id)
 
-    def create(self, connection_id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M]:
+    def create(
+        self, connection_id: str, data: Mapping[str, Any] | BaseModel, idempotency_key: str | None = None
+    ) -> Flow[M]:
         # Validated after the support check (an unsupported write says so first), before sending.
         created: M | None = yield from self._run(
-            connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data))
+            connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data)), None, idempotency_key
         )
         return self._record(created, connection_id, "create", None)
 
-    def update(self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel) -> Flow[M]:
+    def update(
+        self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel, idempotency_key: str | None = None
+    ) -> Flow[M]:
         updated: M | None = yield from self._run(
-            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data)), id
+            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data)), id, idempotency_key
         )
         return self._record(updated, connection_id, "update", id)
 
@@ -95,6 +104,35 @@ class ResourceFlows(Generic[M]):
                 hint=f"check the {self.model.__name__} field names and types; nothing was sent",
             ) from exc
         return valid.model_dump(exclude_unset=True)
+
+
+#: The longest caller idempotency key accepted (room is left for the ``:n`` of later writes).
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def _check_idempotency_key(call: Call, key: str) -> None:
+    """Refuse a caller's idempotency key the provider cannot honour, or that cannot be sent as a header."""
+    provider = call.provider
+    if provider.idempotency_header is None:
+        raise NotSupportedError(
+            f"{provider.name} does not accept idempotency keys; {call.operation} was not sent",
+            provider=provider.name,
+            connection_id=call.conn.id,
+            hint="call it without idempotency_key=; after a lost answer, look the record up before retrying",
+        )
+    if (
+        not isinstance(key, str)
+        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY
+        or key != key.strip()
+        or not all(" " <= ch <= "~" for ch in key)
+    ):
+        raise ConfigurationError(
+            f"invalid idempotency_key: give 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
+            "without leading or trailing spaces; nothing was sent",
+            provider=provider.name,
+            connection_id=call.conn.id,
+            hint="use a UUID or your own stable id for the write (e.g. the order id)",
+        )
 
 
 def _query(
@@ -144,13 +182,24 @@ class CrmObjects(Generic[M]):
         """One record by id; :class:`~unified_sdk.errors.NotFoundError` when there is none."""
         return self._client._run(self._flows.get(connection_id, id))
 
-    def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M:
-        """Create a record from unified fields (a dict or a model); validated before sending."""
-        return self._client._run(self._flows.create(connection_id, data))
+    def create(self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None) -> M:
+        """Create a record from unified fields (a dict or a model); validated before sending.
 
-    def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M:
-        """Update the given unified fields of a record."""
-        return self._client._run(self._flows.update(connection_id, id, data))
+        ``idempotency_key`` (where the provider supports keys) makes repeating the call
+        safe: send the same key again after a lost answer and the provider does it once.
+        Without one, a lost answer raises :class:`~unified_sdk.errors.OutcomeUnknownError`.
+
+        Example::
+
+            deal = client.crm.deals.create(connection_id=cid, data={"name": "Renewal"}, idempotency_key=order.id)
+        """
+        return self._client._run(self._flows.create(connection_id, data, idempotency_key))
+
+    def update(
+        self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+    ) -> M:
+        """Update the given unified fields of a record; ``idempotency_key`` as for :meth:`create`."""
+        return self._client._run(self._flows.update(connection_id, id, data, idempotency_key))
 
     def delete(self, *, connection_id: str, id: str) -> None:
         """Delete (or archive, where the provider archives) a record."""
@@ -193,11 +242,15 @@ class AsyncCrmObjects(Generic[M]):
     async def get(self, *, connection_id: str, id: str) -> M:
         return await self._client._run(self._flows.get(connection_id, id))
 
-    async def create(self, *, connection_id: str, data: Mapping[str, Any] | M) -> M:
-        return await self._client._run(self._flows.create(connection_id, data))
+    async def create(self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None) -> M:
+        """Create a record; see :meth:`CrmObjects.create`."""
+        return await self._client._run(self._flows.create(connection_id, data, idempotency_key))
 
-    async def update(self, *, connection_id: str, id: str, data: Mapping[str, Any] | M) -> M:
-        return await self._client._run(self._flows.update(connection_id, id, data))
+    async def update(
+        self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+    ) -> M:
+        """Update a record; see :meth:`CrmObjects.update`."""
+        return await self._client._run(self._flows.update(connection_id, id, data, idempotency_key))
 
     async def delete(self, *, connection_id: str, id: str) -> None:
         await self._client._run(self._flows.delete(connection_id, id))

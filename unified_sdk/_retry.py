@@ -61,3 +61,26 @@ def retry_delay(
     if retry_after is not None:
         return min(retry_after, max_delay)
     return min(backoff_delay(attempt, base=base, cap=cap, rand=rand), max_delay)
+
+
+def may_have_been_sent(error: BaseException) -> bool:
+    """Whether a request that failed with transport ``error`` may have reached the server.
+
+    Only failures before the first byte left prove a request unsent: no connection
+    (refused, DNS, connect timeout), no free pooled connection, a URL or proxy
+    that could not be used, or a request the client refused to encode. A failed
+    or timed-out write may have delivered part or all of it; a failed or
+    timed-out read, or a server that hung up without answering, means the server
+    had it. Anything unknown counts as sent.
+    """
+    import httpx2
+
+    unsent = (
+        httpx2.ConnectError,
+        httpx2.ConnectTimeout,
+        httpx2.PoolTimeout,
+        httpx2.UnsupportedProtocol,
+        httpx2.ProxyError,
+        httpx2.LocalProtocolError,
+    )
+    return not isinstance(error, unsent)

@@ -16,7 +16,10 @@ Every error the SDK raises is a :class:`UnifiedError`::
     │   ├── ProviderError              provider_error   5xx, malformed bodies
     │   ├── ProviderTimeoutError       timeout          504, client timeouts
     │   ├── NotImplementedByProviderError not_implemented 501
-    │   └── NetworkError               network          connect/read errors
+    │   ├── NetworkError               network          connect/read errors
+    │   └── OutcomeUnknownError        a write was sent and no answer came back: it may have been done
+    │       ├── NetworkOutcomeUnknownError   network    (also a NetworkError)
+    │       └── TimeoutOutcomeUnknownError   timeout    (also a ProviderTimeoutError)
     ├── NotSupportedError              the plugin lacks the operation (nothing sent)
     ├── UnknownProviderError           no installed plugin by that name
     ├── ConnectionNotFoundError        no stored connection with that id
@@ -26,6 +29,21 @@ Every error the SDK raises is a :class:`UnifiedError`::
 Each carries ``category``, ``status``, ``provider``, ``connection_id``,
 ``provider_code``, ``provider_message``, ``retryable``, ``log_id``,
 ``request_id`` and a one-line ``hint`` with the remedy.
+
+A write that is not safe to repeat (a POST or PATCH sent without an idempotency
+key) and that may have reached the provider without an answer coming back (the
+connection dropped after sending, a read timeout, a 504) raises an
+:class:`OutcomeUnknownError`: the provider may have done it, so ``retryable`` is
+``False`` and ``details["may_have_succeeded"]`` is ``True``. The concrete class
+is also the category's class, so code written as ``except NetworkError`` or
+``except ProviderTimeoutError`` still catches what it caught before::
+
+    try:
+        client.crm.deals.create(connection_id=cid, data=deal)
+    except OutcomeUnknownError:
+        ...  # look the record up before creating it again
+    except NetworkError as exc:
+        ...  # nothing reached the provider; exc.retryable is True
 """
 
 from __future__ import annotations
@@ -43,9 +61,11 @@ __all__ = [
     "ConnectionNotFoundError",
     "MethodNotAllowedError",
     "NetworkError",
+    "NetworkOutcomeUnknownError",
     "NotFoundError",
     "NotImplementedByProviderError",
     "NotSupportedError",
+    "OutcomeUnknownError",
     "PermissionDeniedError",
     "ProviderCallError",
     "ProviderError",
@@ -53,6 +73,7 @@ __all__ = [
     "RateLimitedError",
     "RequestFailedError",
     "StorageError",
+    "TimeoutOutcomeUnknownError",
     "UnifiedError",
     "UnknownProviderError",
     "ValidationError",
@@ -189,6 +210,35 @@ class NetworkError(ProviderCallError):
     default_hint = "check network access to the provider's API host"
 
 
+class OutcomeUnknownError(ProviderCallError):
+    """A write may have reached the provider, and no answer came back: it may have been done.
+
+    Raised for a request that is not safe to repeat (a POST or PATCH without an
+    idempotency key) when the connection dropped after it was sent, the answer
+    timed out, or a gateway answered 504. The SDK did not re-send it and
+    ``retryable`` is ``False``: look the record up before trying again, or pass an
+    ``idempotency_key=`` where the provider supports one. ``details`` holds
+    ``may_have_succeeded`` (``True``), ``sent`` and, when the request carried
+    one, the ``idempotency_key`` a retry can reuse safely.
+
+    Catch it directly, or as :class:`NetworkError` / :class:`ProviderTimeoutError`:
+    the classes raised are :class:`NetworkOutcomeUnknownError` and
+    :class:`TimeoutOutcomeUnknownError`.
+    """
+
+    default_hint = (
+        "the request may have been processed: look the record up (e.g. list with updated_after) before retrying"
+    )
+
+
+class NetworkOutcomeUnknownError(OutcomeUnknownError, NetworkError):
+    """The connection failed after a write was sent (closed or reset before the answer)."""
+
+
+class TimeoutOutcomeUnknownError(OutcomeUnknownError, ProviderTimeoutError):
+    """A write was sent and its answer did not come in time (a read timeout or a 504)."""
+
+
 class NotSupportedError(UnifiedError):
     """The provider plugin does not support this operation; nothing was sent."""
 
@@ -237,6 +287,18 @@ _BY_CATEGORY: Mapping[Category, type[ProviderCallError]] = {
 }
 
 
-def error_class_for(category: Category) -> type[ProviderCallError]:
-    """The exception class raised for a failed call of ``category``."""
+_OUTCOME_UNKNOWN: Mapping[Category, type[OutcomeUnknownError]] = {
+    Category.NETWORK: NetworkOutcomeUnknownError,
+    Category.TIMEOUT: TimeoutOutcomeUnknownError,
+}
+
+
+def error_class_for(category: Category, *, outcome_unknown: bool = False) -> type[ProviderCallError]:
+    """The exception class raised for a failed call of ``category``.
+
+    With ``outcome_unknown=True``, the :class:`OutcomeUnknownError` variant of a
+    ``network`` or ``timeout`` failure (other categories have none: the provider answered).
+    """
+    if outcome_unknown and category in _OUTCOME_UNKNOWN:
+        return _OUTCOME_UNKNOWN[category]
     return _BY_CATEGORY[category]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from unified_sdk._outcome import Category, HealthSignal, Outcome, category_for_status
 from unified_sdk._paths import build_path, check_id
-from unified_sdk._retry import parse_retry_after
+from unified_sdk._retry import may_have_been_sent, parse_retry_after
 
 if TYPE_CHECKING:
     import httpx2
@@ -239,6 +239,10 @@ class OperationContext:
     provider: str
     config: Mapping[str, Any]
     operation: str
+    idempotency_key: str | None = None
+    """The caller's ``idempotency_key=`` for this write, if any. The core already sends it in the
+    provider's :attr:`Provider.idempotency_header`; a provider that takes it elsewhere (a body field)
+    reads it here."""
 
 
 @dataclass(slots=True)
@@ -342,7 +346,9 @@ class Provider(ABC):
     """Provider defaults over the core's action table, keyed like it (``"429"``, ``"rate_limited"``)."""
     idempotency_header: ClassVar[str | None] = None
     """Header the provider reads an idempotency key from; when set, the core adds a
-    key to each POST/PATCH (reused across its retries) and may then retry them."""
+    key to each POST/PATCH (reused across its retries) and may then retry them, and
+    callers may pass their own (``create(..., idempotency_key=...)``). When ``None``,
+    a caller's key is refused with :class:`~unified_sdk.errors.NotSupportedError`."""
     docs_url: ClassVar[str | None] = None
 
     def __init__(self) -> None:
@@ -404,7 +410,11 @@ class Provider(ABC):
         )
 
     def classify_transport_error(self, error: Exception) -> Outcome:
-        """Translate a transport failure (timeout, connection error) into an :class:`Outcome`."""
+        """Translate a transport failure (timeout, connection error) into an :class:`Outcome`.
+
+        Whether the request may have reached the provider is the core's call
+        (``details["sent"]`` is overwritten with it); plugins may add other details.
+        """
         import httpx2
 
         if isinstance(error, httpx2.TimeoutException):
@@ -412,12 +422,12 @@ class Provider(ABC):
                 Category.TIMEOUT,
                 health=HealthSignal.NEUTRAL,
                 provider_message=f"{type(error).__name__}: the provider did not answer in time",
-                details={"sent": not isinstance(error, httpx2.ConnectTimeout | httpx2.PoolTimeout)},
+                details={"sent": may_have_been_sent(error)},
             )
         return Outcome.failure(
             Category.NETWORK,
             provider_message=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
-            details={"sent": not isinstance(error, httpx2.ConnectError)},
+            details={"sent": may_have_been_sent(error)},
         )
 
     def classify_token_error(self, response: ProviderResponse) -> Outcome:

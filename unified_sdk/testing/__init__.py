@@ -4,8 +4,9 @@ Every provider plugin ships a fake of its provider built on these, so tests and
 app developers drive any fake alike (see DESIGN.md, "Plugin contract").
 Requires the ``testing`` extra (uvicorn, starlette).
 
-For tests against any fake: :func:`sqlite_client` (a client on a SQLite file) and
-:func:`authorize` (an OAuth connection through the whole flow, consent included).
+For tests against any fake: :func:`sqlite_client` (a client on a SQLite file),
+:func:`authorize` (an OAuth connection through the whole flow, consent included) and
+:class:`LossyProxy` (a proxy that lets the server process a request, then loses its answer).
 """
 
 from unified_sdk.testing._clients import (
@@ -27,6 +28,7 @@ from unified_sdk.testing._oauth import (
     oauth_routes,
     pkce_challenge,
 )
+from unified_sdk.testing._proxy import LossyProxy, ProxiedRequest
 from unified_sdk.testing._server import LocalServer, run_forever
 
 __all__ = [
@@ -37,9 +39,11 @@ __all__ = [
     "Fault",
     "FaultInjector",
     "LocalServer",
+    "LossyProxy",
     "OAuthClient",
     "OAuthError",
     "OAuthFake",
+    "ProxiedRequest",
     "TokenInfo",
     "TokenStatus",
     "authorize",
