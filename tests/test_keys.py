@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,13 +41,28 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'keys.db'}"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'keys.db'}"
+        return
+    base: str = request.getfixturevalue("postgres_url")
+    name = f"k_{os.getpid()}_{abs(hash(request.node.name)) % 10**8}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(autouse=True)
 def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("UNIFIED_SDK_SECRET_KEY", raising=False)
 
 
 # -- the key check value -------------------------------------------------------------------
-def test_a_wrong_key_is_refused_when_the_database_opens_and_nothing_is_written(url: str) -> None:
+def test_a_wrong_key_is_refused_when_the_database_opens_and_nothing_is_written(database: str) -> None:
+    url = database
     right, wrong = new_key(), new_key()
     with Client(database_url=url, secret_key=right, providers=PROVIDERS) as client:
         cid = client.connections.create(provider="toy", credentials={"api_key": "first-secret"}).id
@@ -181,7 +197,8 @@ def test_rotation_reencrypts_every_secret_so_the_old_key_can_be_dropped(url: str
         client.connections.list()
 
 
-def test_rotation_is_resumable_batch_by_batch(url: str, oauth_server: OAuthToyServer) -> None:
+def test_rotation_is_resumable_batch_by_batch(database: str, oauth_server: OAuthToyServer) -> None:
+    url = database
     old, new = new_key(), new_key()
     _populate(url, old, oauth_server)
 
@@ -228,3 +245,22 @@ def test_cli_keys_rotate(url: str, oauth_server: OAuthToyServer, tmp_path: Path)
     wrong = CliRunner(env={"NO_COLOR": "1", "UNIFIED_SDK_SECRET_KEY": old})
     result = wrong.invoke(app, ["--database-url", url, "keys", "rotate"])
     assert result.exit_code == 1 and "does not match" in result.output
+
+
+def test_the_default_key_file_rotates_with_the_new_key_on_its_first_line(
+    tmp_path: Path, oauth_server: OAuthToyServer
+) -> None:
+    from unified_sdk.cli import app
+
+    db = tmp_path / "app.db"
+    url = f"sqlite:///{db}"
+    with Client(database_url=url, providers=PROVIDERS) as client:
+        cid = client.connections.create(provider="toy", credentials={"api_key": "in-key-file"}).id
+    key_file = db.with_name("app.db.key")
+    old, new = key_file.read_text().strip(), new_key()
+    key_file.write_text(f"{new}\n{old}\n")
+    result = CliRunner(env={"NO_COLOR": "1"}).invoke(app, ["--database-url", url, "keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    key_file.write_text(new)
+    with Client(database_url=url, providers=PROVIDERS) as client:
+        assert client._core.connections_store.record(cid).credentials.api_key == "in-key-file"
