@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def bind(kind: str, row_id: str) -> str:
 class KeySource:
     """The configured keys (the first encrypts) and where they came from, for hints (never the keys)."""
 
-    keys: list[str]
+    keys: list[str] = field(repr=False)
     origin: str
 
 
