@@ -175,7 +175,10 @@ def oauth_server() -> Iterator[OAuthToyServer]:
         yield server
 
 
-def test_rotation_reencrypts_every_secret_so_the_old_key_can_be_dropped(url: str, oauth_server: OAuthToyServer) -> None:
+def test_rotation_reencrypts_every_secret_so_the_old_key_can_be_dropped(
+    database: str, oauth_server: OAuthToyServer
+) -> None:
+    url = database
     old, new = new_key(), new_key()
     ids, pending_url = _populate(url, old, oauth_server)
     with Client(database_url=url, secret_key=[new, old], providers=PROVIDERS) as client:
