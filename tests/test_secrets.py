@@ -20,6 +20,7 @@ from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.server import ToyServer
 from tests.toy.toy_plugin import OAuthToyProvider, ToyProvider
 from unified_sdk import AsyncClient, Client
+from unified_sdk._crypto import OAUTH_STATE, bind
 from unified_sdk._redact import REDACTED, redact_headers, redact_text, redact_url, redact_value
 from unified_sdk._storage import oauth_states
 from unified_sdk.errors import AuthenticationError, ValidationError
@@ -265,8 +266,8 @@ def test_no_log_record_holds_a_secret(client: Client, sandbox: Any, captured: _C
     callback = sandbox.approve(request.url)
     canaries.append(parse_qs(urlsplit(callback).query)["code"][0])
     with client._core.store.read() as c:
-        payload = c.execute(sa.select(oauth_states.c.payload)).scalar_one()
-    canaries.append(client._core.connections_store.box.decrypt(payload)["verifier"])
+        state_hash, payload = c.execute(sa.select(oauth_states.c.state_hash, oauth_states.c.payload)).one()
+    canaries.append(client._core.connections_store.box.decrypt(payload, bind=bind(OAUTH_STATE, state_hash))["verifier"])
     oauth_conn = client.auth.complete(callback)
     first = client._core.connections_store.record(oauth_conn.id, fresh=True).credentials
     client.crm.deals.list(connection_id=oauth_conn.id, limit=1)

@@ -67,7 +67,7 @@ def test_a_wrong_key_is_a_clear_error_and_rotation_works(tmp_path: Path) -> None
     with Client(database_url=url, secret_key=new, providers={"toy": ToyProvider}) as client:
         with pytest.raises(StorageError) as info:
             client._core.connections_store.record(cid)
-        assert "cannot be decrypted" in str(info.value) and "rotate" in (info.value.hint or "")
+        assert "does not match this database" in str(info.value) and "rotate" in (info.value.hint or "")
     with Client(database_url=url, secret_key=[new, old], providers={"toy": ToyProvider}) as client:
         assert client._core.connections_store.record(cid).credentials.api_key == "secret-value-1"
     with pytest.raises(StorageError):

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from unified_sdk._connections import Connection
     from unified_sdk._events import Event, verify_webhook
     from unified_sdk._health import Health
+    from unified_sdk._keys import KeyRotation
     from unified_sdk._logs import CallLog
     from unified_sdk._outcome import Category, HealthSignal, Outcome
     from unified_sdk._pagination import AsyncPage, Page
@@ -42,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "Event": "unified_sdk._events",
     "Health": "unified_sdk._health",
     "HealthSignal": "unified_sdk._outcome",
+    "KeyRotation": "unified_sdk._keys",
     "Outcome": "unified_sdk._outcome",
     "Page": "unified_sdk._pagination",
     "ProviderInfo": "unified_sdk._client",
@@ -61,6 +63,7 @@ __all__ = [
     "Event",
     "Health",
     "HealthSignal",
+    "KeyRotation",
     "Outcome",
     "Page",
     "ProviderInfo",

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -43,6 +44,7 @@ from unified_sdk.provider import Provider, ProviderResponse, ScopeMapping
 
 if TYPE_CHECKING:
     from unified_sdk._crypto import SecretBox
+    from unified_sdk._keys import KeyRotation
     from unified_sdk._oauth import AuthorizationRequest, Integration, OAuthManager
     from unified_sdk._resources import AsyncCrm, Crm
     from unified_sdk._storage import Store
@@ -119,7 +121,7 @@ class _Core:
     def store(self) -> Store:
         from unified_sdk._storage import Store
 
-        return Store(self.database_url)
+        return Store(self.database_url, on_open=self._check_key)
 
     @cached_property
     def connections_store(self) -> ConnectionStore:
@@ -129,17 +131,31 @@ class _Core:
     def logs(self) -> LogWriter:
         return LogWriter(self.store)
 
-    def _make_box(self, secret_key: str | Sequence[str] | None) -> SecretBox:
-        from unified_sdk._crypto import SecretBox, resolve_keys
-
+    def _key_file(self) -> Path | None:
         path = sqlite_path(self.database_url)
-        key_file = path.with_name(path.name + ".key") if path is not None else None
+        return path.with_name(path.name + ".key") if path is not None else None
+
+    def _check_key(self) -> None:
+        """When the database opens: refuse a wrong key (or a lost key file) before any read or write."""
+        from unified_sdk._crypto import configured_keys
+        from unified_sdk._keys import holds_secrets
+
+        key_file = self._key_file()
+        if configured_keys(self._secret_key, key_file) is not None or (
+            key_file is not None and holds_secrets(self.store)
+        ):
+            self.connections_store.box  # noqa: B018  (opening the box checks the key against the database)
+
+    def _make_box(self, secret_key: str | Sequence[str] | None) -> SecretBox:
+        from unified_sdk._keys import open_box
+
+        key_file = self._key_file()
         if key_file is None and not secret_key and self.database_url.startswith("sqlite"):
             # In-memory SQLite: secrets live only as long as the process, so a random key will do.
             from cryptography.fernet import Fernet
 
             secret_key = Fernet.generate_key().decode()
-        return SecretBox(resolve_keys(secret_key, key_file))
+        return open_box(self.store, secret_key, key_file)
 
     def jitter(self) -> float | None:
         """The random factor of backoff (None: random). Pin it in tests by overriding."""
@@ -299,13 +315,14 @@ class _ConnectionsBase:
                 )
         store = self._core.connections_store
         now = time.time()
+        connection_id = new_connection_id()
         row = {
-            "id": new_connection_id(),
+            "id": connection_id,
             "provider": plugin.name,
             "external_id": external_id,
             "auth_type": creds.type.value,
             "config": dict(config or {}),
-            "credentials": store.encrypt_credentials(creds),
+            "credentials": store.encrypt_credentials(connection_id, creds),
             "credentials_version": 1,
             "scopes": list(scopes) if scopes is not None else None,
             "created_at": now,
@@ -336,7 +353,7 @@ class _ConnectionsBase:
         if config is not None:
             values["config"] = {**(row["config"] or {}), **config}
         if credentials is not None:
-            values["credentials"] = store.encrypt_credentials(credentials_from_input(credentials))
+            values["credentials"] = store.encrypt_credentials(connection_id, credentials_from_input(credentials))
             values["credentials_version"] = row["credentials_version"] + 1
         if external_id is not None:
             values["external_id"] = external_id
@@ -598,6 +615,45 @@ class Integrations:
         )
 
 
+class Keys:
+    """``client.keys``: the secret keys that encrypt credentials, client secrets and PKCE verifiers at rest."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+
+    def rotate(self, *, batch_size: int = 500, on_batch: Callable[[KeyRotation], None] | None = None) -> KeyRotation:
+        """Re-encrypt every stored secret with the primary (first) key; afterwards the old keys can be dropped.
+
+        Configure the new key first and the old ones after it (``secret_key=[new, old]`` or
+        ``UNIFIED_SDK_SECRET_KEY=new,old``) in every process, then rotate once. Each batch of
+        ``batch_size`` rows is committed on its own and ``on_batch`` is called with the counts
+        so far; secrets already under the primary key are skipped, so running it again after
+        an interruption continues where it stopped.
+
+        Example::
+
+            with Client(secret_key=[new_key, old_key]) as client:
+                done = client.keys.rotate()
+            # from now on Client(secret_key=new_key) reads everything
+        """
+        from unified_sdk._keys import rotate
+
+        return rotate(self._core.store, self._core.connections_store.box, batch_size=batch_size, on_batch=on_batch)
+
+
+class AsyncKeys:
+    """The async twin of :class:`Keys` (the rotation runs in a worker thread, ``on_batch`` too)."""
+
+    def __init__(self, core: _Core) -> None:
+        self._sync = Keys(core)
+
+    async def rotate(
+        self, *, batch_size: int = 500, on_batch: Callable[[KeyRotation], None] | None = None
+    ) -> KeyRotation:
+        """See :meth:`Keys.rotate`."""
+        return await _thread(lambda: self._sync.rotate(batch_size=batch_size, on_batch=on_batch))
+
+
 class Auth:
     """``client.auth``: OAuth authorization URLs with unified scopes, and callback completion."""
 
@@ -730,6 +786,7 @@ class Client(_BaseClient):
         self.connections = Connections(self)
         self.passthrough = Passthrough(self)
         self.auth = Auth(self._core)
+        self.keys = Keys(self._core)
 
     @cached_property
     def _http(self) -> httpx2.Client:
@@ -777,6 +834,7 @@ class AsyncClient(_BaseClient):
         self.connections = AsyncConnections(self)
         self.passthrough = AsyncPassthrough(self)
         self.auth = AsyncAuth(self._core)
+        self.keys = AsyncKeys(self._core)
 
     @cached_property
     def _http(self) -> httpx2.AsyncClient:

@@ -184,7 +184,7 @@ class ConnectionStore:
         self._box_factory = box
         self._box: SecretBox | None = None
         self.events = events
-        self._decrypted: dict[str, Credentials] = {}
+        self._decrypted: dict[tuple[str, str], Credentials] = {}
         self._healthy_written: dict[str, float] = {}
         self._rate_written: dict[str, tuple[float, bool]] = {}
         self._rate_latest: dict[str, dict[str, Any]] = {}
@@ -198,8 +198,17 @@ class ConnectionStore:
         assert self._box is not None
         return self._box
 
-    def encrypt_credentials(self, c: Credentials) -> str:
-        return self.box.encrypt(dump_credentials(c))
+    def encrypt_credentials(self, connection_id: str, c: Credentials) -> str:
+        """The ciphertext of ``c`` for the row of ``connection_id`` (refused in any other row)."""
+        from unified_sdk._crypto import CONNECTION, bind
+
+        return self.box.encrypt(dump_credentials(c), bind=bind(CONNECTION, connection_id))
+
+    def decrypt_credentials(self, connection_id: str, ciphertext: str) -> Credentials:
+        """The credentials stored in the row of ``connection_id``."""
+        from unified_sdk._crypto import CONNECTION, bind
+
+        return load_credentials(self.box.decrypt(ciphertext, bind=bind(CONNECTION, connection_id)))
 
     def row(self, connection_id: str) -> dict[str, Any]:
         row = self.store.get_connection(connection_id)
@@ -224,14 +233,14 @@ class ConnectionStore:
             if cached is not None:
                 return cached
         row = self.row(connection_id)
-        ciphertext = row["credentials"]
-        creds = self._decrypted.get(ciphertext)
+        key = (connection_id, row["credentials"])  # a ciphertext is only valid in its own row
+        creds = self._decrypted.get(key)
         if creds is None:
-            creds = load_credentials(self.box.decrypt(ciphertext))
+            creds = self.decrypt_credentials(connection_id, row["credentials"])
             with self._lock:
                 if len(self._decrypted) > 1024:
                     self._decrypted.clear()
-                self._decrypted[ciphertext] = creds
+                self._decrypted[key] = creds
         record = ConnectionRecord(
             id=row["id"],
             provider=row["provider"],

@@ -26,9 +26,9 @@ import httpx2
 from unified_sdk._connections import (
     Connection,
     ConnectionRecord,
-    load_credentials,
     new_connection_id,
 )
+from unified_sdk._crypto import INTEGRATION, OAUTH_STATE, bind
 from unified_sdk._events import Event
 from unified_sdk._outcome import Category, HealthSignal, Outcome
 from unified_sdk._pipeline import Call, new_log_id, operation_flow
@@ -148,11 +148,12 @@ class OAuthManager:
         if plugin.oauth is None or AuthType.OAUTH2 not in plugin.auth_types:
             raise ConfigurationError(f"{plugin.name} does not support OAuth 2", provider=plugin.name)
         box = self.core.connections_store.box
+        binding = bind(INTEGRATION, plugin.name)
         self.core.store.upsert_integration(
             {
                 "provider": plugin.name,
                 "client_id": client_id,
-                "client_secret": box.encrypt(client_secret) if client_secret else None,
+                "client_secret": box.encrypt(client_secret, bind=binding) if client_secret else None,
                 "redirect_uri": redirect_uri,
                 "config": dict(config or {}),
             }
@@ -167,7 +168,11 @@ class OAuthManager:
                 provider=provider.name,
                 hint=f'call client.integrations.configure("{provider.name}", client_id=..., client_secret=...)',
             )
-        secret = self.core.connections_store.box.decrypt(row["client_secret"]) if row["client_secret"] else None
+        secret = (
+            self.core.connections_store.box.decrypt(row["client_secret"], bind=bind(INTEGRATION, row["provider"]))
+            if row["client_secret"]
+            else None
+        )
         return Integration(row["provider"], row["client_id"], row["redirect_uri"], row["config"] or {}), secret
 
     @staticmethod
@@ -257,6 +262,7 @@ class OAuthManager:
         base, _, query = url.partition("?")
         url = base + "?" + query.replace("+", "%20")
         now = time.time()
+        state_hash = _hash_state(state)
         payload = {
             "verifier": verifier,
             "redirect_uri": redirect,
@@ -271,9 +277,9 @@ class OAuthManager:
             c.execute(oauth_states.delete().where(oauth_states.c.expires_at < now - 86400))
             c.execute(
                 oauth_states.insert().values(
-                    state_hash=_hash_state(state),
+                    state_hash=state_hash,
                     provider=plugin.name,
-                    payload=self.core.connections_store.box.encrypt(payload),
+                    payload=self.core.connections_store.box.encrypt(payload, bind=bind(OAUTH_STATE, state_hash)),
                     expires_at=now + self.state_ttl,
                     created_at=now,
                 )
@@ -344,7 +350,7 @@ class OAuthManager:
             ).rowcount
             if claimed != 1:
                 raise AuthorizationError("this OAuth state was already used", provider=row["provider"])
-        return self.core.connections_store.box.decrypt(row["payload"]), row["provider"]
+        return self.core.connections_store.box.decrypt(row["payload"], bind=bind(OAUTH_STATE, key)), row["provider"]
 
     def _token_logger(self, provider: Provider, connection_id: str | None, operation: str, secrets_: list[str]) -> Any:
         core = self.core
@@ -514,7 +520,7 @@ class OAuthManager:
         store = self.core.connections_store
         now = time.time()
         existing = self.core.store.get_connection(record.id)
-        ciphertext = store.encrypt_credentials(record.credentials)
+        ciphertext = store.encrypt_credentials(record.id, record.credentials)
         if existing is None:
             self.core.store.insert_connection(
                 {
@@ -610,7 +616,7 @@ class OAuthManager:
 
         store = self.core.connections_store
         plugin = self.core.provider_for(conn.provider)
-        current = load_credentials(store.box.decrypt(row["credentials"]))
+        current = store.decrypt_credentials(conn.id, row["credentials"])
         if plugin.oauth is None or not current.refresh_token:
             raise AuthenticationError(
                 f"connection {conn.id} has no refresh token",
@@ -649,7 +655,7 @@ class OAuthManager:
             raise error from None
         credentials = credentials_from_token(plugin, token, previous=current)
         values: dict[str, Any] = {
-            "credentials": store.encrypt_credentials(credentials),
+            "credentials": store.encrypt_credentials(conn.id, credentials),
             "credentials_version": row["credentials_version"] + 1,
             "refresh_failed_at": None,
         }
@@ -691,7 +697,7 @@ class OAuthManager:
         url = self._endpoint(plugin, "revoke_url", row["config"] or {}, integration.config)
         if url is None:
             return False
-        creds = load_credentials(store.box.decrypt(row["credentials"]))
+        creds = store.decrypt_credentials(connection_id, row["credentials"])
         secrets_ = [*creds.secret_values(), *([secret] if secret else [])]
         log = self._token_logger(plugin, connection_id, "oauth.revoke", secrets_)
         ok = True

@@ -1,7 +1,8 @@
 """Persistence with SQLAlchemy 2 Core: connections, integrations, OAuth states, call logs.
 
 SQLite (a file in the user data dir) by default; PostgreSQL when processes or
-hosts share connections. Secrets are stored only as Fernet ciphertext.
+hosts share connections. Secrets are stored only as Fernet ciphertext, and the
+key is checked when the database opens (``on_open``, see :mod:`unified_sdk._keys`).
 Every SQLAlchemy error is translated into :class:`StorageError` here.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,15 @@ oauth_states = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+#: Facts about the database itself: the key check value and whether every secret is bound to its row.
+meta = sa.Table(
+    "unified_meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 call_logs = sa.Table(
     "unified_call_logs",
     metadata,
@@ -100,17 +110,38 @@ class Store:
     """The database. The engine is created on first use, so importing and
     constructing a client stays cheap."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, on_open: Callable[[], None] | None = None) -> None:
         self.url = url
         self._engine: Engine | None = None
+        self._on_open = on_open
+        self._ready = False
+        self._in_on_open = False
+        self._opening = threading.RLock()
         # In-memory SQLite is one shared DBAPI connection: transactions must take turns.
         self._serial = threading.RLock() if url.startswith("sqlite") and sqlite_path(url) is None else None
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._create_engine()
-        return self._engine
+        """The engine, created on first use; ``on_open`` runs then, before anyone else gets it."""
+        if self._ready:
+            assert self._engine is not None
+            return self._engine
+        with self._opening:
+            if self._engine is None:
+                self._engine = self._create_engine()
+            if not self._ready and not self._in_on_open:  # on_open itself may use the store
+                self._in_on_open = True
+                try:
+                    if self._on_open is not None:
+                        self._on_open()
+                except BaseException:
+                    self._engine.dispose()
+                    self._engine = None
+                    raise
+                finally:
+                    self._in_on_open = False
+                self._ready = True
+            return self._engine
 
     def _create_engine(self) -> Engine:
         try:
@@ -256,9 +287,11 @@ class Store:
                 yield conn
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        with self._opening:
+            self._ready = False
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
 
 def _create_private(path: Path) -> None:

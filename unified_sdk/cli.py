@@ -1,4 +1,4 @@
-"""The ``unified-sdk`` command line: providers, connections, call logs and the demo.
+"""The ``unified-sdk`` command line: providers, connections, call logs, keys and the demo.
 
 Each command is one small function registered with :func:`command`, which turns a
 :class:`~unified_sdk.errors.UnifiedError` into a red message with its hint and
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from unified_sdk._logs import CallLog
     from unified_sdk._oauth import AuthorizationRequest
 
-__all__ = ["app", "command", "connections_app", "integrations_app", "main", "print_error", "state"]
+__all__ = ["app", "command", "connections_app", "integrations_app", "keys_app", "main", "print_error", "state"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -448,6 +448,34 @@ def connections_delete(
         raise typer.Exit(1)
     client.connections.delete(connection_id)
     console.print(f"Deleted {connection_id}.")
+
+
+# -- keys -----------------------------------------------------------------------------------
+keys_app = typer.Typer(help="The secret keys that encrypt credentials at rest.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@command(keys_app, "rotate")
+def keys_rotate(
+    ctx: typer.Context,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows re-encrypted per committed transaction.")] = 500,
+) -> None:
+    """Re-encrypt every stored secret with the primary (first) key, so the old key can be dropped.
+
+    Configure the new key first and the old one after it: UNIFIED_SDK_SECRET_KEY=new,old (or, with the
+    default key file, the new key on its first line and the old one below). Safe to run again after an
+    interruption: it continues where it stopped.
+    """
+    from unified_sdk._keys import KeyRotation
+
+    def progress(done: KeyRotation) -> None:
+        err_console.print(f"  {done.reencrypted} re-encrypted, {done.unchanged} already current", style="dim")
+
+    result = state(ctx).client().keys.rotate(batch_size=batch_size, on_batch=progress)
+    console.print(
+        f"Done: re-encrypted {result.reencrypted} secrets with the primary key "
+        f"({result.unchanged} were already current). The old keys can now be removed."
+    )
 
 
 # -- OAuth ----------------------------------------------------------------------------------
