@@ -136,6 +136,7 @@ class Bookkeeper:
         self._linger = linger
         self._busy_timeout = busy_timeout
         self._cond = threading.Condition()
+        self._wake = threading.Event()  # cuts a retry backoff short
         self._incoming: deque[dict[str, Any]] = deque()  # call-log fields, not yet redacted
         self._updates: dict[str, tuple[ConnectionUpdate, int]] = {}  # merged update, how many it holds
         self._thread: threading.Thread | None = None
@@ -211,6 +212,7 @@ class Bookkeeper:
             if self._rows_done >= rows and self._updates_done >= updates:
                 return
         self._ensure_thread()
+        self._wake.set()
         deadline = time.monotonic() + limit
         with self._cond:
             while self._rows_done < rows or self._updates_done < updates:
@@ -287,10 +289,9 @@ class Bookkeeper:
                     with self._cond:
                         self._retries += 1
                         self._cond.notify_all()
-                        if not self._stopping:
-                            self._cond.wait(delay)
-                    if self._stopping:
-                        time.sleep(min(delay, self._time_left()))
+                    # New rows do not cut the backoff short; a flush or close does.
+                    self._wake.wait(min(delay, self._time_left()))
+                    self._wake.clear()
                     continue
                 # Refused for good (a row the database will not take, a read-only file): drop this batch.
                 self._drop(len(rows), carried, error)
@@ -310,7 +311,12 @@ class Bookkeeper:
                 delay = 0.0
                 if self._failing:
                     self._failing = False
-                    logger.warning("bookkeeping writes resumed after %d retries; nothing was lost", self._retries)
+                    stats = self.stats()
+                    logger.warning(
+                        "bookkeeping writes resumed (%d retries, %d rows dropped so far)",
+                        stats.write_retries,
+                        stats.call_logs_dropped,
+                    )
 
     def _build(self, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
         built = []
@@ -382,6 +388,7 @@ class Bookkeeper:
             self._stopping = True
             self._deadline = time.monotonic() + timeout
             self._cond.notify_all()
+        self._wake.set()
         thread.join(timeout + 1.0)
 
 

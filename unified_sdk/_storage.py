@@ -382,13 +382,13 @@ def storage_cause(exc: BaseException, path: Path | None) -> tuple[str, str]:
             return "permission", "permission denied creating the database directory"
         return "missing", f"the database directory cannot be created ({exc.strerror or type(exc).__name__})"
     text = str(getattr(exc, "orig", None) or exc).lower()
-    if "locked" in text or "busy" in text:
+    if "locked" in text or "busy" in text or "could not obtain lock" in text or "lock timeout" in text:
         return "locked", "database is locked"
     if "readonly" in text or "read-only" in text or "read only" in text:
         return "read_only", "the database is read-only"
     if "permission denied" in text or "insufficient privilege" in text:
         return "permission", "permission denied"
-    if "no such table" in text or "does not exist" in text:
+    if "no such table" in text or ("does not exist" in text and "column" not in text):
         return "missing", "the database's tables are missing"
     if "unable to open database file" in text:
         return _unopenable(path)
