@@ -83,7 +83,9 @@ class FaultInjector:
                     return fault
         return None
 
-    def middleware(self, app: ASGIApp, error_body: ErrorBody, *, only: Callable[[str], bool] | None = None) -> ASGIApp:
+    def middleware(
+        self, app: ASGIApp, error_body: ErrorBody, *, only: Callable[[str], bool] | None = None
+    ) -> ASGIApp:
         """Wrap ``app`` so injected faults are played before it is called.
 
         ``only`` selects the paths faults apply to (e.g. the API, not OAuth).
@@ -140,7 +142,9 @@ def _retry_after_text(value: float | str) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: str, headers: Mapping[str, str]) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
+) -> None:
     raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

@@ -64,7 +64,9 @@ class LocalServer:
         )
         self._server = uvicorn.Server(config)
         # asyncio's TCP transports set TCP_NODELAY on every accepted socket.
-        self._thread = threading.Thread(target=self._server.run, name=f"{type(self).__name__}-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name=f"{type(self).__name__}-server", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -111,7 +113,9 @@ class LocalServer:
         ``malformed_json`` (a truncated JSON body) or ``html`` (an HTML error
         page). ``path`` limits the fault to request paths starting with it.
         """
-        self.faults.add(status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body)
+        self.faults.add(
+            status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body
+        )
 
 
 def run_forever(server: LocalServer) -> None:
