@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from unified_sdk_sandbox.fake import SandboxServer
 
-from unified_sdk import AsyncClient, Client, Event, Health
+from unified_sdk import AsyncClient, Client, Connection, Event, Health
 from unified_sdk.errors import AuthenticationError, StorageError
 from unified_sdk.testing import sqlite_client
 
@@ -132,11 +132,12 @@ def test_a_locked_database_never_fails_an_answered_call_nor_loses_its_row(tmp_pa
     assert (stats.call_logs_pending, stats.call_logs_dropped, stats.updates_dropped) == (0, 0, 0)
     assert stats.call_logs_written == 21
     client.close()
-    budget = _get(tmp_path, conn.id).rate_limit
-    assert budget is not None and budget["remaining"] is not None
+    stored = _get(tmp_path, conn.id)  # health and budget reached the file once the lock was gone
+    assert stored.health == Health.HEALTHY
+    assert stored.rate_limit is not None and stored.rate_limit["remaining"] is not None
 
 
-def _get(directory: Path, cid: str) -> object:
+def _get(directory: Path, cid: str) -> Connection:
     with sqlite_client(directory) as other:  # another client: sees only what was written to the file
         return other.connections.get(cid)
 
@@ -166,8 +167,8 @@ def test_health_is_current_while_its_write_waits_and_events_fire_once(tmp_path: 
     ]
     client.close()
     stored = _get(tmp_path, conn.id)
-    assert getattr(stored, "health", None) == Health.HEALTHY
-    assert (getattr(stored, "last_error", None) or {}).get("category") == "authentication"
+    assert stored.health == Health.HEALTHY
+    assert stored.last_error is not None and stored.last_error["category"] == "authentication"
 
 
 async def test_async_calls_on_a_locked_database_return_and_keep_their_rows(tmp_path: Path, fake: SandboxServer) -> None:
