@@ -70,10 +70,9 @@ def test_a_wrong_key_is_a_clear_error_and_rotation_works(tmp_path: Path) -> None
         assert "does not match this database" in str(info.value) and "rotate" in (info.value.hint or "")
     with Client(database_url=url, secret_key=[new, old], providers={"toy": ToyProvider}) as client:
         assert client._core.connections_store.record(cid).credentials.api_key == "secret-value-1"
-    with pytest.raises(StorageError):
-        Client(database_url=url, secret_key="not-a-key", providers={"toy": ToyProvider}).connections.create(
-            provider="toy", credentials={"api_key": "x"}
-        )
+    bad_key = Client(database_url=url, secret_key="not-a-key", providers={"toy": ToyProvider})
+    with bad_key, pytest.raises(StorageError):
+        bad_key.connections.create(provider="toy", credentials={"api_key": "x"})
 
 
 def test_embedded_default_creates_a_private_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

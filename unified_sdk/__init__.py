@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from unified_sdk._actions import ActionRule, ResponseAction
+    from unified_sdk._bookkeeping import BookkeepingStats
     from unified_sdk._client import AsyncClient, Client, ProviderInfo
     from unified_sdk._connections import Connection
     from unified_sdk._events import Event, verify_webhook
@@ -36,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "ActionRule": "unified_sdk._actions",
     "AsyncClient": "unified_sdk._client",
     "AsyncPage": "unified_sdk._pagination",
+    "BookkeepingStats": "unified_sdk._bookkeeping",
     "CallLog": "unified_sdk._logs",
     "Category": "unified_sdk._outcome",
     "Client": "unified_sdk._client",
@@ -56,6 +58,7 @@ __all__ = [
     "ActionRule",
     "AsyncClient",
     "AsyncPage",
+    "BookkeepingStats",
     "CallLog",
     "Category",
     "Client",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import logging
 import os
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx2
 
 from unified_sdk._actions import ActionPolicy, Decision
+from unified_sdk._bookkeeping import CLOSE_TIMEOUT, Bookkeeper, BookkeepingStats
 from unified_sdk._connections import (
     Connection,
     ConnectionRecord,
@@ -28,7 +32,7 @@ from unified_sdk._connections import (
 from unified_sdk._dburl import default_sqlite_path, sqlite_path
 from unified_sdk._drivers import run_async, run_sync
 from unified_sdk._events import Event, EventBus
-from unified_sdk._logs import CallLog, LogWriter
+from unified_sdk._logs import CallLog
 from unified_sdk._outcome import Outcome
 from unified_sdk._pipeline import Call, Flow, operation_flow
 from unified_sdk._redact import install_log_redaction
@@ -115,6 +119,10 @@ class _Core:
         self.log_bodies = log_bodies
         self.user_agent = "unified-sdk-python/0.1"
         self._refresh_lock = threading.Lock()
+        # Pending call logs and events are written at interpreter exit even if the client is never closed.
+        # The hook holds the core weakly, so registering it keeps nothing alive.
+        self._exit_hook: Callable[[], None] | None = partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
 
     # The database is opened on first use: constructing a client imports no SQLAlchemy.
     @cached_property
@@ -125,11 +133,12 @@ class _Core:
 
     @cached_property
     def connections_store(self) -> ConnectionStore:
-        return ConnectionStore(self.store, lambda: self._make_box(self._secret_key), self.events)
+        return ConnectionStore(self.store, lambda: self._make_box(self._secret_key), self.events, self.logs)
 
     @cached_property
-    def logs(self) -> LogWriter:
-        return LogWriter(self.store)
+    def logs(self) -> Bookkeeper:
+        """The bookkeeping writer: call-log rows, health and rate-limit budgets, off the request path."""
+        return Bookkeeper(self.store)
 
     def _key_file(self) -> Path | None:
         path = sqlite_path(self.database_url)
@@ -252,12 +261,25 @@ class _Core:
             secrets=call.conn.secrets,
         )
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Write pending call logs, health and events (waiting at most about ``timeout``), then release."""
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
         if "logs" in self.__dict__:
-            self.logs.close()
+            self.logs.close(timeout)
         self.events.close()
         if "store" in self.__dict__:
             self.store.dispose()
+
+
+def _close_at_exit(ref: weakref.ref[_Core]) -> None:
+    core = ref()
+    if core is not None:
+        try:
+            core.close()
+        except Exception:  # at exit there is no caller to raise to
+            logger.exception("could not write pending call logs at exit")
 
 
 _APPLIED = {"return": "none", "succeed": "succeed", "refresh": "refresh_and_retry", "wait": "wait_and_retry"}
@@ -744,6 +766,33 @@ class _BaseClient:
         self.providers = Providers(self._core)
         self.logs = Logs(self._core)
         self.integrations = Integrations(self._core)
+        self._closed = False
+
+    def stats(self) -> BookkeepingStats:
+        """Counters of the background bookkeeping: call-log rows and connection updates
+        written, pending, dropped, and write retries (no I/O).
+
+        Example::
+
+            stats = client.stats()
+            print(stats.call_logs_pending, stats.call_logs_dropped, stats.write_retries)
+        """
+        return self._core.logs.stats()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        try:
+            self._close_collected()  # write what is pending first: the warning may be turned into an error
+        finally:
+            warnings.warn(
+                f"unclosed {type(self).__name__}: close it (or use it as a context manager); "
+                "its pending call logs were written now",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
 
     @property
     def actions(self) -> ActionPolicy:
@@ -758,6 +807,10 @@ class _BaseClient:
     @property
     def database_url(self) -> str:
         return self._core.database_url
+
+    def _close_collected(self) -> None:
+        """Close what can be closed without an event loop (for ``__del__``)."""
+        self._core.close()
 
     def _http_options(self) -> dict[str, Any]:
         return {
@@ -802,8 +855,12 @@ class Client(_BaseClient):
     def _run(self, flow: Flow[T]) -> T:
         return run_sync(flow, self._http)
 
+    def _close_collected(self) -> None:
+        self.close()
+
     def close(self) -> None:
         """Flush call logs and release connections and threads."""
+        self._closed = True
         if "_http" in self.__dict__ and self._http_given is None:
             self._http.close()
         self._core.close()
@@ -850,6 +907,8 @@ class AsyncClient(_BaseClient):
         return await run_async(flow, self._http)
 
     async def aclose(self) -> None:
+        """Flush call logs and release connections and threads."""
+        self._closed = True
         if "_http" in self.__dict__ and self._http_given is None:
             await self._http.aclose()
         await _thread(self._core.close)

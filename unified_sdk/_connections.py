@@ -11,17 +11,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from unified_sdk._bookkeeping import Bookkeeper, ConnectionUpdate
 from unified_sdk._events import Event, EventBus
-from unified_sdk._health import Health, apply_signal, health_of, transition_event
+from unified_sdk._health import Health, health_of, transition_event
 from unified_sdk._outcome import HealthSignal, Outcome
-from unified_sdk.errors import ConfigurationError, ConnectionNotFoundError
+from unified_sdk.errors import ConfigurationError, ConnectionNotFoundError, StorageError
 from unified_sdk.provider import AuthType, Credentials, RateLimit
 
 if TYPE_CHECKING:
     from unified_sdk._crypto import SecretBox
     from unified_sdk._storage import Store
 
-#: A healthy signal on an already healthy connection is written at most this often.
+#: A healthy signal on an already healthy connection is recorded at most this often.
 HEALTHY_WRITE_INTERVAL = 5.0
 #: How long a connection record read for one call is reused by the next calls.
 RECORD_TTL = 1.0
@@ -176,11 +177,31 @@ def new_connection_id() -> str:
     return "conn_" + secrets.token_hex(12)
 
 
-class ConnectionStore:
-    """Connection rows, their encrypted credentials and their health."""
+@dataclass(slots=True)
+class _HealthState:
+    """A connection's health as this process knows it: the stored row merged with what is not written yet."""
 
-    def __init__(self, store: Store, box: Any, events: EventBus) -> None:
+    provider: str
+    healthy_at: float | None
+    unhealthy_at: float | None
+    last_error: Mapping[str, Any] | None
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class ConnectionStore:
+    """Connection rows, their encrypted credentials and their health.
+
+    Health and rate-limit budgets change in memory at once (readers in this
+    process see them, events fire on transitions) and reach the database
+    through the :class:`~unified_sdk._bookkeeping.Bookkeeper`, off the request path.
+    """
+
+    def __init__(self, store: Store, box: Any, events: EventBus, bookkeeper: Bookkeeper) -> None:
         self.store = store
+        self.bookkeeper = bookkeeper
         self._box_factory = box
         self._box: SecretBox | None = None
         self.events = events
@@ -190,6 +211,10 @@ class ConnectionStore:
         self._rate_latest: dict[str, dict[str, Any]] = {}
         self._records: dict[str, tuple[ConnectionRecord, float]] = {}
         self._lock = threading.Lock()
+        self._health: dict[str, _HealthState] = {}
+        # Re-entrant: a listener may make a call that records health. Held while an event is emitted,
+        # so transitions are decided and announced in one order.
+        self._health_lock = threading.RLock()
 
     @property
     def box(self) -> SecretBox:
@@ -217,7 +242,24 @@ class ConnectionStore:
         latest = self._rate_latest.get(connection_id)
         if latest is not None and latest["at"] > ((row["rate_limit"] or {}).get("at") or 0):
             row["rate_limit"] = latest  # this process saw a newer budget than the one written
+        self._merge_health(row)
         return row
+
+    def _merge_health(self, row: dict[str, Any]) -> None:
+        """Merge the stored health with this process's (either may be newer); update both."""
+        with self._health_lock:
+            state = self._health.get(row["id"])
+            if state is None:
+                self._health[row["id"]] = _HealthState(
+                    row["provider"], row["last_healthy_at"], row["last_unhealthy_at"], row["last_error"]
+                )
+                return
+            if (state.unhealthy_at or 0) > (row["last_unhealthy_at"] or 0):
+                row["last_error"] = state.last_error
+            else:
+                state.last_error = row["last_error"]
+            state.healthy_at = row["last_healthy_at"] = _later(state.healthy_at, row["last_healthy_at"])
+            state.unhealthy_at = row["last_unhealthy_at"] = _later(state.unhealthy_at, row["last_unhealthy_at"])
 
     def record(self, connection_id: str, *, fresh: bool = False) -> ConnectionRecord:
         """The connection with decrypted credentials.
@@ -280,12 +322,13 @@ class ConnectionStore:
         return time.monotonic() - previous[0] > RATE_LIMIT_WRITE_INTERVAL
 
     def record_rate_limit(self, connection_id: str, provider: str, limit: RateLimit, threshold: float) -> None:
-        """Store the remaining budget on the connection; warn once when usage crosses ``threshold``."""
+        """Store the remaining budget on the connection (queued); warn once when usage crosses ``threshold``."""
         above = self._above(limit, threshold)
         was_above = self._rate_written.get(connection_id, (0.0, False))[1]
         self._rate_written[connection_id] = (time.monotonic(), above)
         budget = _budget(limit)
-        self.store.update_connection(connection_id, {"rate_limit": budget})
+        self._rate_latest[connection_id] = budget
+        self.bookkeeper.update(connection_id, ConnectionUpdate(rate_limit=budget))
         if above and not was_above:
             self.events.emit(
                 Event("connection.rate_limit_warning", connection_id, provider, {**budget, "threshold": threshold})
@@ -302,44 +345,57 @@ class ConnectionStore:
         return time.monotonic() - last > HEALTHY_WRITE_INTERVAL
 
     def record_health(self, connection_id: str, outcome: Outcome, message: str | None = None) -> Health | None:
-        """Apply a call's health signal; emit an event on a transition. Returns the new health."""
+        """Apply a call's health signal; emit an event on a transition. Returns the new health.
+
+        The new health holds at once for this process; the database write is queued,
+        so a locked database never fails or holds up the call.
+        """
         signal = outcome.health
         if signal == HealthSignal.NEUTRAL:
             return None
-        now = time.time()
-        with self.store.begin() as c:
-            from sqlalchemy import select
-
-            from unified_sdk._storage import connections as t
-
-            row = c.execute(
-                select(t.c.provider, t.c.last_healthy_at, t.c.last_unhealthy_at).where(t.c.id == connection_id)
-            ).first()
-            if row is None:
+        if connection_id not in self._health:
+            try:
+                self.row(connection_id)  # rare: every call reads its record (and so this) first
+            except ConnectionNotFoundError:
                 return None
-            before = health_of(row.last_healthy_at, row.last_unhealthy_at)
-            healthy_at, unhealthy_at = apply_signal(signal, now, row.last_healthy_at, row.last_unhealthy_at)
-            values: dict[str, Any] = {"last_healthy_at": healthy_at, "last_unhealthy_at": unhealthy_at}
-            if signal == HealthSignal.UNHEALTHY:
-                values["last_error"] = {
-                    "category": outcome.category.value if outcome.category else None,
-                    "status": outcome.status,
-                    "code": outcome.provider_code,
-                    "message": message,
-                    "at": now,
-                }
-            c.execute(t.update().where(t.c.id == connection_id).values(**values))
-            provider = row.provider
-        after = health_of(healthy_at, unhealthy_at)
-        cached = self._records.get(connection_id)
-        if cached is not None:
-            cached[0].health = after
-        if signal == HealthSignal.HEALTHY:
-            self._healthy_written[connection_id] = time.monotonic()
-        event = transition_event(before, after)
-        if event is not None:
-            data: dict[str, Any] = {"health": after.value, "previous_health": before.value}
-            if signal == HealthSignal.UNHEALTHY:
-                data["error"] = values["last_error"]
-            self.events.emit(Event(event, connection_id, provider, data))
+            except StorageError:
+                self._queue_health(connection_id, outcome, message, time.time())
+                return None
+        with self._health_lock:
+            state = self._health.get(connection_id)
+            if state is None:
+                return None
+            before = health_of(state.healthy_at, state.unhealthy_at)
+            update = self._queue_health(connection_id, outcome, message, time.time())
+            state.healthy_at = _later(state.healthy_at, update.healthy_at)
+            if update.unhealthy_at is not None:
+                state.unhealthy_at = _later(state.unhealthy_at, update.unhealthy_at)
+                state.last_error = update.last_error
+            after = health_of(state.healthy_at, state.unhealthy_at)
+            cached = self._records.get(connection_id)
+            if cached is not None:
+                cached[0].health = after
+            if signal == HealthSignal.HEALTHY:
+                self._healthy_written[connection_id] = time.monotonic()
+            event = transition_event(before, after)
+            if event is not None:
+                data: dict[str, Any] = {"health": after.value, "previous_health": before.value}
+                if signal == HealthSignal.UNHEALTHY:
+                    data["error"] = dict(update.last_error or {})
+                self.events.emit(Event(event, connection_id, state.provider, data))
         return after
+
+    def _queue_health(self, connection_id: str, outcome: Outcome, message: str | None, now: float) -> ConnectionUpdate:
+        if outcome.health == HealthSignal.HEALTHY:
+            update = ConnectionUpdate(healthy_at=now)
+        else:
+            error = {
+                "category": outcome.category.value if outcome.category else None,
+                "status": outcome.status,
+                "code": outcome.provider_code,
+                "message": message,
+                "at": now,
+            }
+            update = ConnectionUpdate(unhealthy_at=now, last_error=error)
+        self.bookkeeper.update(connection_id, update)
+        return update

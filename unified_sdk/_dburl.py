@@ -28,6 +28,8 @@ def sqlite_path(url: str) -> Path | None:
     if not rest.startswith("/"):
         return None
     path = rest[1:]
-    if not path or path == ":memory:":
+    if path.startswith("file:"):  # the URI form, e.g. sqlite:///file:/path/app.db?mode=ro&uri=true
+        path = path[len("file:") :]
+    if not path or path == ":memory:" or path.startswith(":memory:"):
         return None
     return Path(path)

@@ -1,23 +1,14 @@
-"""Call logs: one redacted row per HTTP attempt, written off the hot path."""
+"""Call logs: one redacted row per HTTP attempt (written off the hot path by ``_bookkeeping``)."""
 
 from __future__ import annotations
 
-import logging
-import queue
 import shlex
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from unified_sdk._redact import redact_headers, redact_text, redact_url, truncate
-
-if TYPE_CHECKING:
-    from unified_sdk._storage import Store
-
-logger = logging.getLogger("unified_sdk.logs")
 
 BODY_LIMIT = 4096
 
@@ -120,67 +111,3 @@ def build_row(
         "provider_request_id": provider_request_id,
         "created_at": created_at,
     }
-
-
-_STOP = object()
-
-
-class LogWriter:
-    """A bounded queue and one daemon thread that batches rows into the store.
-
-    ``flush()`` returns once every row submitted before it is committed.
-    """
-
-    def __init__(self, store: Store, *, maxsize: int = 10_000, batch: int = 500, linger: float = 0.02) -> None:
-        self._store = store
-        self._linger = linger
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
-        self._batch = batch
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, **fields: Any) -> None:
-        self._ensure_thread()
-        self._queue.put(fields)
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(target=self._run, name="unified-sdk-log-writer", daemon=True)
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            items = [item]
-            # Linger briefly so rows of a burst of calls share one transaction.
-            deadline = time.monotonic() + self._linger
-            while len(items) < self._batch and item is not _STOP:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                items.append(item)
-            stop = any(i is _STOP for i in items)
-            rows = [build_row(**i) for i in items if i is not _STOP and isinstance(i, dict)]
-            try:
-                self._store.insert_call_logs(rows)
-            except Exception:  # a logging failure must never break calls
-                logger.exception("could not write %d call-log rows", len(rows))
-            finally:
-                for _ in items:
-                    self._queue.task_done()
-            if stop:
-                return
-
-    def flush(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.join()
-
-    def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout=10)
-        self._thread = None

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SAConnection
@@ -23,6 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from unified_sdk._dburl import sqlite_path
 from unified_sdk.errors import StorageError
+
+if TYPE_CHECKING:
+    from unified_sdk._bookkeeping import ConnectionUpdate
+
+#: How long a SQLite statement waits for another connection's lock before failing with "database is locked".
+#: In WAL mode readers never wait for writers, and our write transactions last milliseconds, so 5 s rides out
+#: any ordinary contention while a lock held for long (another process, a backup) becomes a clear error
+#: instead of a 30 s stall. Bookkeeping writes use a shorter wait and retry in the background.
+BUSY_TIMEOUT = 5.0
 
 metadata = sa.MetaData()
 
@@ -144,15 +153,18 @@ class Store:
             return self._engine
 
     def _create_engine(self) -> Engine:
+        path = sqlite_path(self.url)
         try:
-            path = sqlite_path(self.url)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _create_private(path)
+        except OSError as exc:
+            raise self._error(exc, "cannot open the database") from exc
+        try:
             is_sqlite = self.url.startswith("sqlite")  # also sqlite+driver://
             kwargs: dict[str, Any] = {}
             if is_sqlite:
-                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT}
                 if path is None:
                     kwargs["poolclass"] = sa.pool.StaticPool
             else:
@@ -165,26 +177,50 @@ class Store:
             metadata.create_all(engine)
             return engine
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"cannot open the database: {type(exc).__name__}",
-                hint="check database_url / UNIFIED_SDK_DATABASE_URL and that the database is reachable",
-            ) from exc
+            raise self._error(exc, "cannot open the database") from exc
 
     @contextmanager
-    def begin(self, *, read: bool = False) -> Iterator[SAConnection]:
-        """A transaction; SQLAlchemy errors become :class:`StorageError`."""
+    def begin(self, *, read: bool = False, busy_timeout: float | None = None) -> Iterator[SAConnection]:
+        """A transaction; SQLAlchemy errors become :class:`StorageError`.
+
+        ``busy_timeout`` (SQLite) overrides :data:`BUSY_TIMEOUT` for this transaction.
+        """
         try:
             if self._serial is not None:
-                with self._serial, self._transaction(read) as conn:
+                with self._serial, self._transaction(read, busy_timeout) as conn:
                     yield conn
             else:
-                with self._transaction(read) as conn:
+                with self._transaction(read, busy_timeout) as conn:
                     yield conn
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"database error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
-                hint="check that the database is reachable and its schema is current",
-            ) from exc
+            raise self._error(exc, "database error") from exc
+
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages: the SQLite file, or the URL without its password."""
+        path = sqlite_path(self.url)
+        if path is not None:
+            return str(path)
+        if self.url.startswith("sqlite"):
+            return "in-memory SQLite"
+        try:
+            return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: name only its scheme
+            return self.url.split(":", 1)[0] + " database"
+
+    def _error(self, exc: BaseException, doing: str) -> StorageError:
+        """The :class:`StorageError` for a database failure, naming its cause and where (never credentials)."""
+        cause, what = storage_cause(exc, sqlite_path(self.url))
+        hint = _HINTS.get(cause, "check that the database is reachable and its schema is current")
+        if cause == "database":
+            first = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200] if str(exc) else ""
+            what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        return StorageError(
+            f"{doing}: {what} ({self.location})",
+            hint=hint,
+            retryable=cause in TRANSIENT_CAUSES,
+            details={"cause": cause, "database": self.location},
+        )
 
     @contextmanager
     def read(self) -> Iterator[SAConnection]:
@@ -243,11 +279,47 @@ class Store:
             found = c.execute(sa.select(integrations).where(integrations.c.provider == provider)).mappings().first()
         return dict(found) if found else None
 
-    # -- call logs ------------------------------------------------------------------
+    # -- call logs and bookkeeping -------------------------------------------------------
     def insert_call_logs(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             with self.begin() as c:
                 c.execute(call_logs.insert(), [dict(r) for r in rows])
+
+    def write_bookkeeping(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        updates: Mapping[str, ConnectionUpdate],
+        *,
+        busy_timeout: float | None = None,
+    ) -> None:
+        """Call-log rows and connection updates in one transaction (the background writer's).
+
+        Health times only move forward, so a late or repeated write never undoes a newer one.
+        """
+        if not rows and not updates:
+            return
+        t = connections
+        with self.begin(busy_timeout=busy_timeout) as c:
+            if rows:
+                c.execute(call_logs.insert(), [dict(r) for r in rows])
+            for cid, u in updates.items():
+                if u.healthy_at is not None:
+                    c.execute(
+                        t.update()
+                        .where(t.c.id == cid, sa.or_(t.c.last_healthy_at.is_(None), t.c.last_healthy_at < u.healthy_at))
+                        .values(last_healthy_at=u.healthy_at)
+                    )
+                if u.unhealthy_at is not None:
+                    newer = sa.or_(t.c.last_unhealthy_at.is_(None), t.c.last_unhealthy_at < u.unhealthy_at)
+                    c.execute(
+                        t.update()
+                        .where(t.c.id == cid, newer)
+                        .values(last_unhealthy_at=u.unhealthy_at, last_error=u.last_error)
+                    )
+                if u.rate_limit is not None:
+                    c.execute(
+                        t.update().where(t.c.id == cid).values(rate_limit=dict(u.rate_limit), updated_at=time.time())
+                    )
 
     def list_call_logs(
         self,
@@ -279,10 +351,12 @@ class Store:
         return dict(found) if found else None
 
     @contextmanager
-    def _transaction(self, read: bool) -> Iterator[SAConnection]:
+    def _transaction(self, read: bool, busy_timeout: float | None = None) -> Iterator[SAConnection]:
         with self.engine.connect() as conn:
             if read:
                 conn.execution_options(unified_read=True)
+            if busy_timeout is not None:
+                conn.execution_options(unified_busy_ms=int(busy_timeout * 1000))
             with conn.begin():
                 yield conn
 
@@ -313,8 +387,14 @@ def _create_private(path: Path) -> None:
 
 
 def _sqlite_begin(conn: SAConnection) -> None:
+    options = conn.get_execution_options()
+    busy_ms = options.get("unified_busy_ms", _BUSY_MS)
+    info = conn.connection.info
+    if info.get("unified_busy_ms", _BUSY_MS) != busy_ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
+        info["unified_busy_ms"] = busy_ms
     # Reads take no lock; writes take the write lock at BEGIN, so read-then-write never deadlocks.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("unified_read") else "BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if options.get("unified_read") else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -323,5 +403,64 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     cursor.close()
+
+
+_BUSY_MS = int(BUSY_TIMEOUT * 1000)
+
+#: Causes that pass: a retry later may succeed.
+TRANSIENT_CAUSES = frozenset({"locked", "unavailable", "io"})
+
+_HINTS = {
+    "locked": "another process or connection holds a lock on the database for long; retry shortly "
+    "(use PostgreSQL when many processes write to one database)",
+    "read_only": "the database (or its directory: SQLite writes -wal and -shm files beside it) is read-only; "
+    "make both writable by this process",
+    "permission": "this process may not open the database file or its directory; check their owner and mode",
+    "missing": "the database file, its directory or its tables are gone (deleted or moved while in use?); "
+    "restore it or point database_url / UNIFIED_SDK_DATABASE_URL at the right place",
+    "unavailable": "the database server cannot be reached; check database_url / UNIFIED_SDK_DATABASE_URL",
+    "io": "the disk failed to read or write the database; check free space and the disk",
+    "corrupt": "the database file is damaged; restore it from a backup",
+}
+
+
+def storage_cause(exc: BaseException, path: Path | None) -> tuple[str, str]:
+    """``(cause, description)`` of a database failure: ``locked``, ``read_only``, ``permission``,
+    ``missing``, ``unavailable``, ``io``, ``corrupt`` or ``database`` (anything else)."""
+    if isinstance(exc, OSError):  # creating the SQLite file's directory
+        if isinstance(exc, PermissionError):
+            return "permission", "permission denied creating the database directory"
+        return "missing", f"the database directory cannot be created ({exc.strerror or type(exc).__name__})"
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "locked" in text or "busy" in text or "could not obtain lock" in text or "lock timeout" in text:
+        return "locked", "database is locked"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "read_only", "the database is read-only"
+    if "permission denied" in text or "insufficient privilege" in text:
+        return "permission", "permission denied"
+    if "no such table" in text or ("does not exist" in text and "column" not in text):
+        return "missing", "the database's tables are missing"
+    if "unable to open database file" in text:
+        return _unopenable(path)
+    if "disk i/o error" in text or "disk is full" in text or "database or disk is full" in text:
+        return "io", "disk I/O error"
+    if "malformed" in text or "not a database" in text:
+        return "corrupt", "the database file is malformed"
+    if "could not connect" in text or "connection refused" in text or "server closed the connection" in text:
+        return "unavailable", "cannot connect to the database server"
+    return "database", type(exc).__name__
+
+
+def _unopenable(path: Path | None) -> tuple[str, str]:
+    # SQLite says only "unable to open database file": look at the file system for the reason.
+    if path is None:
+        return "database", "unable to open the database file"
+    if not path.parent.is_dir():
+        return "missing", "the database directory does not exist"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "permission", "permission denied on the database file"
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        return "permission", "permission denied on the database directory"
+    return "missing", "unable to open the database file"
