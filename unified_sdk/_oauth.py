@@ -702,8 +702,9 @@ class OAuthManager:
         The remaining window: a process killed after the provider answered and
         before the new tokens are committed loses them. With rotating refresh
         tokens the stored one is then spent, and the provider's reuse grace
-        period (if any) is all that can save the connection. Nothing but the
-        commit stands between the answer and the database (see
+        period (if any) is all that can save the connection. Only encrypting
+        the new credentials and the commit stand between the answer and the
+        database: no health write, event or other request (see
         docs/troubleshooting.md, "A refresh lost to a crash or a timeout").
         """
         store = self.core.connections_store

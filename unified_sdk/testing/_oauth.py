@@ -13,9 +13,11 @@ Like a real server it is strict about client authentication: each client is
 registered with one ``token_endpoint_auth_method`` (RFC 7591) and a token,
 revocation or introspection request authenticated any other way is answered
 401 ``invalid_client``. Rotation may have a reuse grace period
-(``refresh_token_reuse_grace``), as Okta's, Auth0's and Xero's do: within it
-the previous refresh token is accepted once more, so a client whose refresh
-answer was lost (a timeout after the server rotated) can still recover.
+(``refresh_token_reuse_grace``), as Amazon Cognito (``RetryGracePeriodSeconds``,
+up to 60 s), Ory Hydra, Curity and WSO2 offer: within it the previous refresh
+token is accepted again as long as the token it was rotated into is unused, so
+a client whose refresh answer was lost (a timeout after the server rotated)
+can still recover.
 
 :func:`oauth_routes` mounts it as starlette routes. Each fake shapes the
 responses to its provider through two hooks: ``token_response`` (add fields
@@ -238,8 +240,9 @@ class AuthorizationServer:
     - ``rotate_refresh_tokens``: a refresh issues a new refresh token and retires the old one;
       presenting a retired one again revokes the whole token family.
     - ``refresh_token_reuse_grace`` (seconds, default 0): for this long after a rotation the
-      retired refresh token is still accepted (the refresh token it was rotated into, never
-      used, is retired instead); after it, reuse revokes the family as above.
+      retired refresh token is still accepted while the refresh token it was rotated into is
+      unused (that one is retired instead); after it, or once the successor was used, reuse
+      revokes the family as above.
     - ``require_pkce``: every authorization request must carry a code challenge
       (always so for public clients); ``allow_plain_pkce`` accepts method ``plain``.
     - ``client_auth_methods``: the client authentication methods clients may register with;
@@ -535,12 +538,12 @@ class AuthorizationServer:
             now = self.clock()
             if record.rotated:
                 rotated_at = record.rotated_at if record.rotated_at is not None else now
-                if now - rotated_at >= self.refresh_token_reuse_grace:
+                successor = self._refresh.get(record.successor or "")
+                if now - rotated_at >= self.refresh_token_reuse_grace or (successor is not None and successor.rotated):
                     self._revoke_family(record.family_id)
                     raise OAuthError("invalid_grant", "refresh token already used; the token family is revoked")
-                # Within the grace period: the answer to the first use was probably lost, so the
-                # token it was rotated into is retired and this request is served again.
-                successor = self._refresh.get(record.successor or "")
+                # Within the grace period and its successor unused: the answer to the first use was
+                # probably lost, so the successor is retired and this request is served again.
                 if successor is not None:
                     successor.revoked = True
             if record.expires_at is not None and now >= record.expires_at:

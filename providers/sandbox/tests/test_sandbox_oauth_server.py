@@ -357,9 +357,21 @@ def test_refresh_reuse_grace_period(
     # The token it had been rotated into is retired (never used, so the family lives on).
     assert refresh(http, client, lost["refresh_token"]).json()["error"] == "invalid_grant"
     assert auth.check_access_token(again.json()["access_token"]).active
-    clock.now += 2  # past the grace: reuse revokes the family as without one
+    # The successor was used: the token before it is not served again, even within the grace.
+    assert refresh(http, client, again.json()["refresh_token"]).status_code == 200
     assert refresh(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
     assert auth.check_access_token(again.json()["access_token"]).reason == "revoked"
+
+
+def test_refresh_reuse_after_the_grace_period(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
+) -> None:
+    auth.refresh_token_reuse_grace = 30
+    first = login(auth, http, client)
+    second = refresh(http, client, first["refresh_token"]).json()
+    clock.now += 31  # past the grace: reuse revokes the family as without one
+    assert refresh(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
+    assert auth.check_access_token(second["access_token"]).reason == "revoked"
 
 
 def test_refresh_without_rotation(clock: Clock) -> None:

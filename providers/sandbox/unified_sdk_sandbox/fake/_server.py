@@ -114,8 +114,8 @@ class SandboxServer(LocalServer):
 
     OAuth: refresh tokens rotate with reuse detection (``rotate_refresh_tokens``);
     ``refresh_token_reuse_grace`` (seconds, default 0: none) accepts the previous
-    refresh token for that long after a rotation, as Okta (30 s by default),
-    Auth0 (a configurable reuse interval) and Xero (30 minutes) do. Inject
+    refresh token for that long after a rotation, as Amazon Cognito (up to 60 s),
+    Ory Hydra, Curity and WSO2 can be configured to. Inject
     ``fault="timeout_after_processing", path="/oauth/token"`` to lose the answer
     to a refresh the server has already performed.
     """
