@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from unified_sdk import Client, Event, Health
+from unified_sdk import AsyncClient, Client, Event, Health
 from unified_sdk import errors as e
 from unified_sdk.testing import authorize
 
@@ -86,6 +86,24 @@ def test_a_failing_token_endpoint_is_a_transient_provider_error(
     assert len(client.crm.deals.list(connection_id=cid, limit=1).data) == 1
     assert server.token_requests == {"authorization_code": 1, "refresh_token": 1}
     assert client.connections.get(cid).health == Health.HEALTHY
+
+
+async def test_a_failing_token_endpoint_is_transient_for_the_async_client_too(
+    db_url: str, server: SandboxServer
+) -> None:
+    sync = Client(database_url=db_url, timeout=1.0)
+    cid = _connect(sync, server)
+    sync.close()
+    async with AsyncClient(database_url=db_url, timeout=1.0) as client:
+        events: list[Event] = []
+        client.events.on("*", events.append)
+        server.expire_access_tokens()
+        server.inject(status=503, path=TOKEN)
+        with pytest.raises(e.ProviderError) as info:
+            await client.crm.deals.list(connection_id=cid, limit=1)
+        assert info.value.retryable and not isinstance(info.value, e.AuthenticationError)
+        assert (await client.connections.get(cid)).health == Health.HEALTHY and events == []
+        assert len((await client.crm.deals.list(connection_id=cid, limit=1)).data) == 1
 
 
 def age_token(client: Client, cid: str, *, left: float) -> None:

@@ -525,6 +525,8 @@ class OAuthManager:
                 "the token endpoint's answer was lost: the refresh may have rotated the token. Retry soon: "
                 "the next call sends the refresh again, which providers with a reuse grace period accept"
             )
+        if category in TRANSIENT and operation == "oauth.code_exchange":
+            hint = "the provider's token endpoint failed or did not answer; start the authorization again"
         if category in TRANSIENT and hint is None:
             hint = "the provider's token endpoint failed or did not answer; retry later"
         cls = AuthenticationError if category == Category.AUTHENTICATION else error_class_for(category)
