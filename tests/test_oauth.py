@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.test_oauth_refresh import age_token
 from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.toy_plugin import OAuthToyProvider
 from unified_sdk import AsyncClient, Client, Event, Health
@@ -154,10 +155,12 @@ def test_reactive_refresh_on_401_refreshes_once_and_retries(client: Client, serv
 
 
 def test_proactive_refresh_when_the_token_is_about_to_expire(db_url: str, key: str) -> None:
-    with OAuthToyServer(access_token_ttl=30) as server:
+    with OAuthToyServer() as server:
         c = Client(database_url=db_url, secret_key=key, providers=PROVIDERS, refresh_skew=60)
         configure_integration(c, server, "oauthtoy", redirect_uri=server.redirect_uri)
         cid = _connect(c, server)
+        age_token(c, cid, left=30)  # an hour-long token, 30 s before its expiry
+        c.crm.deals.list(connection_id=cid, limit=1)
         c.crm.deals.list(connection_id=cid, limit=1)
         assert server.token_requests["refresh_token"] == 1
         assert all(log.status != 401 for log in c.logs.list(connection_id=cid))

@@ -626,14 +626,23 @@ class Integrations:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         config: Mapping[str, Any] | None = None,
+        token_endpoint_auth_method: str | None = None,
     ) -> Integration:
         """Register (or replace) the OAuth client for ``provider``; the secret is stored encrypted.
 
         ``config`` overrides endpoints (``authorize_url``, ``token_url``, ``revoke_url``,
         ``introspect_url``) and ``base_url``; connections made through it inherit it.
+        ``token_endpoint_auth_method`` (``client_secret_post``, ``client_secret_basic`` or
+        ``none``) overrides how the provider plugin authenticates the app to the token,
+        revocation and introspection endpoints, e.g. for an app registered for Basic auth.
         """
         return self._core.oauth.configure(
-            provider, client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, config=config
+            provider,
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            config=config,
+            token_endpoint_auth_method=token_endpoint_auth_method,
         )
 
 

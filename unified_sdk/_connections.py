@@ -119,18 +119,21 @@ def credentials_from_input(data: Mapping[str, Any]) -> Credentials:
     if data.get("api_key"):
         return Credentials(type=AuthType.API_KEY, api_key=str(data["api_key"]))
     if data.get("access_token"):
-        expires_at = None
+        expires_at = issued_at = None
         if data.get("expires_at") is not None:
             value = data["expires_at"]
             expires_at = value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
         elif data.get("expires_in") is not None:
-            expires_at = datetime.fromtimestamp(time.time() + float(data["expires_in"]), UTC)
+            now = time.time()
+            expires_at = datetime.fromtimestamp(now + float(data["expires_in"]), UTC)
+            issued_at = datetime.fromtimestamp(now, UTC)
         return Credentials(
             type=AuthType.OAUTH2,
             access_token=str(data["access_token"]),
             refresh_token=data.get("refresh_token"),
             expires_at=expires_at,
             token_type=data.get("token_type"),
+            issued_at=issued_at,
         )
     raise ConfigurationError(
         "credentials need an api_key or an access_token",
@@ -147,6 +150,7 @@ def dump_credentials(c: Credentials) -> dict[str, Any]:
         "expires_at": c.expires_at.timestamp() if c.expires_at else None,
         "token_type": c.token_type,
         "extra": c.extra,
+        "issued_at": c.issued_at.timestamp() if c.issued_at else None,
     }
 
 
@@ -159,6 +163,7 @@ def load_credentials(d: Mapping[str, Any]) -> Credentials:
         expires_at=datetime.fromtimestamp(d["expires_at"], UTC) if d.get("expires_at") else None,
         token_type=d.get("token_type"),
         extra=dict(d.get("extra") or {}),
+        issued_at=datetime.fromtimestamp(d["issued_at"], UTC) if d.get("issued_at") else None,
     )
 
 

@@ -11,12 +11,13 @@ worker thread, so threads, asyncio tasks and processes all meet at one arbiter
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -38,16 +39,31 @@ from unified_sdk.errors import (
     AuthenticationError,
     AuthorizationError,
     ConfigurationError,
+    ProviderCallError,
     UnifiedError,
+    error_class_for,
 )
 from unified_sdk.provider import AuthType, Credentials, Provider, ProviderResponse
 
 if TYPE_CHECKING:
     from unified_sdk._client import _Core
 
+logger = logging.getLogger("unified_sdk.oauth")
+
 STATE_TTL = 600.0
-LEASE_SECONDS = 30.0
 REFRESH_COOLDOWN = 30.0
+#: httpx applies the client's ``timeout`` to connecting, to sending and to each read; a token
+#: request (a small body, read at once) may therefore take up to this many timeouts.
+TOKEN_REQUEST_PHASES = 3
+#: Lease time beyond the token request's whole deadline: storage round trips and hosts' clock skew.
+LEASE_MARGIN = 15.0
+CLIENT_AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+#: Token-endpoint failures that say nothing about the grant: retry later, the connection is fine.
+TRANSIENT = frozenset({Category.PROVIDER_ERROR, Category.TIMEOUT, Category.NETWORK, Category.RATE_LIMITED})
+#: Kept in the credentials' ``extra`` while the answer to a sent refresh is unknown (see ``_do_refresh``).
+_UNANSWERED = "_refresh_unanswered_at"
+#: Where an integration's ``token_endpoint_auth_method`` override is kept in its stored config.
+_AUTH_METHOD_KEY = "token_endpoint_auth_method"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +94,9 @@ class Integration:
     client_id: str
     redirect_uri: str | None
     config: Mapping[str, Any]
+    token_endpoint_auth_method: str | None = None
+    """How the client authenticates to the token, revocation and introspection endpoints
+    (``client_secret_post``, ``client_secret_basic`` or ``none``); ``None``: as the provider declares."""
 
 
 def map_scopes(provider: Provider, scopes: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -132,7 +151,12 @@ class OAuthManager:
         self._locks_guard = threading.Lock()
         self.state_ttl = STATE_TTL
         self.cooldown = REFRESH_COOLDOWN
-        self.lease_seconds = LEASE_SECONDS
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a refresh lease lasts: longer than the token request can take, so no other
+        caller starts a refresh while one is still waiting for the provider's answer."""
+        return TOKEN_REQUEST_PHASES * self.core.timeout + LEASE_MARGIN
 
     # -- integrations ------------------------------------------------------------
     def configure(
@@ -143,22 +167,39 @@ class OAuthManager:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         config: Mapping[str, Any] | None = None,
+        token_endpoint_auth_method: str | None = None,
     ) -> Integration:
         plugin = self.core.provider_for(provider)
         if plugin.oauth is None or AuthType.OAUTH2 not in plugin.auth_types:
             raise ConfigurationError(f"{plugin.name} does not support OAuth 2", provider=plugin.name)
+        if token_endpoint_auth_method is not None:
+            if token_endpoint_auth_method not in CLIENT_AUTH_METHODS:
+                raise ConfigurationError(
+                    f"unknown token_endpoint_auth_method {token_endpoint_auth_method!r}",
+                    provider=plugin.name,
+                    hint=f"use one of: {', '.join(CLIENT_AUTH_METHODS)}",
+                )
+            if token_endpoint_auth_method != "none" and not client_secret:
+                raise ConfigurationError(
+                    f"{token_endpoint_auth_method} needs a client_secret",
+                    provider=plugin.name,
+                    hint='pass client_secret=..., or token_endpoint_auth_method="none" for a public client',
+                )
         box = self.core.connections_store.box
         binding = bind(INTEGRATION, plugin.name)
+        stored = dict(config or {})
+        if token_endpoint_auth_method is not None:
+            stored[_AUTH_METHOD_KEY] = token_endpoint_auth_method
         self.core.store.upsert_integration(
             {
                 "provider": plugin.name,
                 "client_id": client_id,
                 "client_secret": box.encrypt(client_secret, bind=binding) if client_secret else None,
                 "redirect_uri": redirect_uri,
-                "config": dict(config or {}),
+                "config": stored,
             }
         )
-        return Integration(plugin.name, client_id, redirect_uri, dict(config or {}))
+        return Integration(plugin.name, client_id, redirect_uri, dict(config or {}), token_endpoint_auth_method)
 
     def _integration(self, provider: Provider) -> tuple[Integration, str | None]:
         row = self.core.store.get_integration(provider.name)
@@ -173,7 +214,16 @@ class OAuthManager:
             if row["client_secret"]
             else None
         )
-        return Integration(row["provider"], row["client_id"], row["redirect_uri"], row["config"] or {}), secret
+        config = dict(row["config"] or {})
+        method = config.pop(_AUTH_METHOD_KEY, None)
+        return Integration(row["provider"], row["client_id"], row["redirect_uri"], config, method), secret
+
+    @staticmethod
+    def _auth_method(provider: Provider, integration: Integration) -> str:
+        """The client authentication for every token-endpoint-family request: the integration's
+        override, else the provider's declaration."""
+        assert provider.oauth is not None
+        return integration.token_endpoint_auth_method or provider.oauth.token_endpoint_auth_method
 
     @staticmethod
     def _endpoint(provider: Provider, name: str, *configs: Mapping[str, Any]) -> str | None:
@@ -195,10 +245,13 @@ class OAuthManager:
         from authlib.integrations.httpx_client import OAuth2Client
 
         assert provider.oauth is not None
+        method = self._auth_method(provider, integration)
         return OAuth2Client(
             client_id=integration.client_id,
             client_secret=secret,
-            token_endpoint_auth_method=provider.oauth.token_endpoint_auth_method,
+            # authlib would revoke with client_secret_basic whatever the token endpoint uses.
+            token_endpoint_auth_method=method,
+            revocation_endpoint_auth_method=method,
             redirect_uri=integration.redirect_uri,
             code_challenge_method="S256" if provider.oauth.pkce else None,
             timeout=self.core.timeout,
@@ -352,12 +405,21 @@ class OAuthManager:
                 raise AuthorizationError("this OAuth state was already used", provider=row["provider"])
         return self.core.connections_store.box.decrypt(row["payload"], bind=bind(OAUTH_STATE, key)), row["provider"]
 
-    def _token_logger(self, provider: Provider, connection_id: str | None, operation: str, secrets_: list[str]) -> Any:
+    def _token_logger(
+        self, provider: Provider, connection_id: str | None, operation: str, secrets_: list[str]
+    ) -> _TokenLog:
         core = self.core
 
         def log(response: httpx2.Response) -> None:
             response.read()
+            hook.last = response
             request = response.request
+            category = None
+            if response.status_code >= 400:
+                outcome = provider.classify_token_error(
+                    ProviderResponse(response.status_code, response.headers, response.content)
+                )
+                category = (outcome.category or Category.AUTHENTICATION).value
             core.logs.submit(
                 log_id=new_log_id(),
                 connection_id=connection_id,
@@ -371,7 +433,7 @@ class OAuthManager:
                 response_headers=response.headers.multi_items(),
                 response_body=response.content,
                 duration_ms=response.elapsed.total_seconds() * 1000 if response.is_closed else 0.0,
-                category=None if response.status_code < 400 else Category.AUTHENTICATION.value,
+                category=category,
                 action=None,
                 action_reason=None,
                 attempt=1,
@@ -381,18 +443,74 @@ class OAuthManager:
                 secrets=[*secrets_, *_token_values(response)],
             )
 
-        return log
+        hook = _TokenLog(log)
+        return hook
+
+    def _log_unanswered(
+        self,
+        provider: Provider,
+        connection_id: str | None,
+        operation: str,
+        exc: httpx2.TransportError,
+        category: Category,
+        secrets_: Sequence[str],
+    ) -> None:
+        """A call-log row for a token-endpoint request that got no (complete) answer."""
+        try:
+            request: httpx2.Request | None = exc.request
+        except RuntimeError:
+            request = None
+        if request is None:
+            return
+        self.core.logs.submit(
+            log_id=new_log_id(),
+            connection_id=connection_id,
+            provider=provider.name,
+            operation=operation,
+            method=request.method,
+            url=str(request.url),
+            request_headers=request.headers.multi_items(),
+            request_body=request.content,
+            status=None,
+            response_headers=None,
+            response_body=None,
+            duration_ms=0.0,
+            category=category.value,
+            action=None,
+            action_reason=None,
+            attempt=1,
+            error=redact_text(f"{type(exc).__name__}: {exc}".rstrip(": "), list(secrets_)),
+            provider_request_id=None,
+            created_at=time.time(),
+            secrets=list(secrets_),
+        )
 
     def _token_error(
-        self, provider: Provider, exc: Exception, connection_id: str | None, secrets_: Sequence[str]
-    ) -> AuthenticationError:
+        self,
+        provider: Provider,
+        exc: Exception,
+        connection_id: str | None,
+        secrets_: Sequence[str],
+        operation: str | None = None,
+        last: httpx2.Response | None = None,
+    ) -> ProviderCallError:
+        """The unified error for a failed token request.
+
+        Only an answer about the grant or the client (``invalid_grant``, ``invalid_client``, ...)
+        is an :class:`AuthenticationError`; an outage, a rate limit, a timeout or a dropped
+        connection is the matching transient error (retryable), so it never condemns a connection.
+        """
         response = getattr(exc, "response", None)
+        if not isinstance(response, httpx2.Response) and last is not None and last.status_code >= 400:
+            response = last  # authlib raises its own error for an RFC 6749 error body: read the real answer
         if isinstance(response, httpx2.Response):
             outcome = provider.classify_token_error(
                 ProviderResponse(response.status_code, response.headers, response.content)
             )
         elif isinstance(exc, httpx2.TransportError):
             outcome = provider.classify_transport_error(exc)
+            if operation is not None and outcome.category is not None:
+                self._log_unanswered(provider, connection_id, operation, exc, outcome.category, secrets_)
         else:
             error = getattr(exc, "error", None) or type(exc).__name__
             description = getattr(exc, "description", None) or str(exc)
@@ -401,21 +519,34 @@ class OAuthManager:
                     400, {"content-type": "application/json"}, _json({"error": error, "error_description": description})
                 )
             )
+        category = outcome.category or Category.AUTHENTICATION
         message = redact_text(
-            f"{provider.name} token request failed ({outcome.provider_code or 'error'}): "
+            f"{provider.name} token request failed ({outcome.provider_code or category.value}): "
             f"{outcome.provider_message or ''}".rstrip(": "),
             secrets_,
         )
-        cls = AuthenticationError
+        hint = outcome.hint
+        if category in TRANSIENT and operation == "oauth.refresh" and _maybe_processed(exc, outcome.status):
+            hint = (
+                "the token endpoint's answer was lost: the refresh may have rotated the token. Retry soon: "
+                "the next call sends the refresh again, which providers with a reuse grace period accept"
+            )
+        if category in TRANSIENT and operation == "oauth.code_exchange":
+            hint = "the provider's token endpoint failed or did not answer; start the authorization again"
+        if category in TRANSIENT and hint is None:
+            hint = "the provider's token endpoint failed or did not answer; retry later"
+        cls = AuthenticationError if category == Category.AUTHENTICATION else error_class_for(category)
         return cls(
             message,
-            category=outcome.category or Category.AUTHENTICATION,
+            category=category,
             status=outcome.status,
             provider=provider.name,
             connection_id=connection_id,
             provider_code=outcome.provider_code,
             provider_message=redact_text(outcome.provider_message or "", secrets_) or None,
-            hint=outcome.hint,
+            retryable=category in TRANSIENT,
+            hint=hint,
+            details={**outcome.details, **({"retry_after": outcome.retry_after} if outcome.retry_after else {})},
         )
 
     def _exchange(self, plugin: Provider, code: str, pending: Mapping[str, Any]) -> Connection:
@@ -440,7 +571,7 @@ class OAuthManager:
         except UnifiedError:
             raise
         except Exception as exc:
-            error = self._token_error(plugin, exc, connection_id, secrets_)
+            error = self._token_error(plugin, exc, connection_id, secrets_, "oauth.code_exchange", log.last)
             if error.provider_code == "invalid_grant":
                 error.hint = "the code was refused (expired, used, or a PKCE mismatch): start the authorization again"
             raise error from None
@@ -490,7 +621,12 @@ class OAuthManager:
             return None
         secrets_ = [*credentials.secret_values(), *([secret] if secret else [])]
         log = self._token_logger(plugin, connection_id, "oauth.introspect", secrets_)
-        request = plugin.introspection_request(url, credentials, integration.client_id, secret)
+        request = _with_client_auth(
+            plugin.introspection_request(url, credentials, integration.client_id, secret),
+            self._auth_method(plugin, integration),
+            integration.client_id,
+            secret,
+        )
         with httpx2.Client(timeout=self.core.timeout, event_hooks={"response": [log]}) as http:
             try:
                 with sending(secrets_):  # the plugin builds this request: its URL may hold the token
@@ -563,7 +699,22 @@ class OAuthManager:
         """Refresh ``conn``'s tokens once, however many callers ask at the same moment.
 
         Callers holding stale credentials get the fresh ones another caller
-        stored. Across processes a lease in the row decides who refreshes.
+        stored. Across processes a lease in the row decides who refreshes; it
+        lasts longer than the token request can (:attr:`lease_seconds`).
+
+        Only an answer that proves the grant is gone (``invalid_grant``,
+        ``invalid_client``, ...) marks the connection unhealthy and starts the
+        cooldown. A token endpoint that fails, throttles, times out or drops
+        the connection raises the matching transient error (retryable) and
+        changes nothing, so the next call simply refreshes again.
+
+        The remaining window: a process killed after the provider answered and
+        before the new tokens are committed loses them. With rotating refresh
+        tokens the stored one is then spent, and the provider's reuse grace
+        period (if any) is all that can save the connection. Only encrypting
+        the new credentials and the commit stand between the answer and the
+        database: no health write, event or other request (see
+        docs/troubleshooting.md, "A refresh lost to a crash or a timeout").
         """
         store = self.core.connections_store
         with self._locks_guard:
@@ -612,8 +763,6 @@ class OAuthManager:
             )
 
     def _do_refresh(self, conn: ConnectionRecord, row: Mapping[str, Any], owner: str) -> ConnectionRecord:
-        from unified_sdk._storage import connections as t
-
         store = self.core.connections_store
         plugin = self.core.provider_for(conn.provider)
         current = store.decrypt_credentials(conn.id, row["credentials"])
@@ -635,12 +784,15 @@ class OAuthManager:
             if not token.get("access_token"):
                 raise _TokenBodyError(token)
         except Exception as exc:
-            error = self._token_error(plugin, exc, conn.id, secrets_)
+            error = self._token_error(plugin, exc, conn.id, secrets_, "oauth.refresh", log.last)
             # Another process may have rotated the token while we were asking.
             latest = store.row(conn.id)
             if latest["credentials_version"] != row["credentials_version"]:
                 return store.record(conn.id, fresh=True)
             if error.category == Category.AUTHENTICATION:
+                lost_at = current.extra.get(_UNANSWERED)
+                if lost_at is not None and error.provider_code in (None, "invalid_grant"):
+                    error = _refused_after_lost_answer(error, float(lost_at))
                 self.core.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
                 store.record_health(
                     conn.id,
@@ -652,6 +804,8 @@ class OAuthManager:
                     ),
                     error.message,
                 )
+            elif _maybe_processed(exc, error.status) and _UNANSWERED not in current.extra:
+                self._note_unanswered(conn.id, row, owner, current)
             raise error from None
         credentials = credentials_from_token(plugin, token, previous=current)
         values: dict[str, Any] = {
@@ -662,14 +816,70 @@ class OAuthManager:
         base_url = plugin.base_url_from_token(token)
         if base_url:
             values["config"] = {**(row["config"] or {}), "base_url": base_url}
-        # Commit the rotated refresh token before the new access token is used.
+        # Commit the rotated refresh token before the new access token is used; nothing else
+        # may stand between the provider's answer and this commit (see the docstring of refresh).
+        self._commit(conn.id, row["credentials_version"], owner, values)
+        return store.record(conn.id, fresh=True)
+
+    def _commit(self, connection_id: str, version: int, owner: str, values: Mapping[str, Any]) -> None:
+        """Store refreshed credentials, never over a newer version.
+
+        While we hold the lease the row is ours. If the lease ran out first and
+        another caller claimed it, the tokens we got are still stored as long as
+        nobody committed newer ones: with rotation they are now the only live
+        refresh token, and the other caller's commit (conditional on the same
+        version) is the one that then steps aside.
+        """
+        from unified_sdk._storage import connections as t
+
+        row = t.c
+        with self.core.store.begin() as c:
+            done = c.execute(
+                t.update()
+                .where(row.id == connection_id, row.refresh_lease_owner == owner, row.credentials_version == version)
+                .values(**values, updated_at=time.time())
+            ).rowcount
+            if done == 1:
+                return
+            done = c.execute(
+                t.update()
+                .where(row.id == connection_id, row.credentials_version == version)
+                .values(**values, updated_at=time.time())
+            ).rowcount
+        if done == 1:
+            logger.warning(
+                "the refresh lease of connection %s ran out before its commit (the token request took longer "
+                "than %.0f s); its new tokens were stored",
+                connection_id,
+                self.lease_seconds,
+            )
+        else:
+            logger.warning(
+                "connection %s was refreshed by another caller while this refresh was in flight; "
+                "the newer stored tokens were kept and these discarded",
+                connection_id,
+            )
+
+    def _note_unanswered(self, connection_id: str, row: Mapping[str, Any], owner: str, current: Credentials) -> None:
+        """Remember that a sent refresh got no answer, so a later refusal can say what happened.
+
+        The credentials stay as they are (the stored refresh token is the only one we have) and
+        the version does not change: no one is told to use new credentials.
+        """
+        from unified_sdk._storage import connections as t
+
+        marked = replace(current, extra={**current.extra, _UNANSWERED: time.time()})
         with self.core.store.begin() as c:
             c.execute(
                 t.update()
-                .where(t.c.id == conn.id, t.c.refresh_lease_owner == owner)
-                .values(**values, updated_at=time.time())
+                .where(
+                    t.c.id == connection_id,
+                    t.c.refresh_lease_owner == owner,
+                    t.c.credentials_version == row["credentials_version"],
+                )
+                .values(credentials=self.core.connections_store.encrypt_credentials(connection_id, marked))
             )
-        return store.record(conn.id, fresh=True)
+        self.core.connections_store.forget(connection_id)
 
     def _cooldown_error(self, row: Mapping[str, Any]) -> AuthenticationError:
         last = row["last_error"] or {}
@@ -712,12 +922,70 @@ class OAuthManager:
         return ok
 
 
+class _TokenLog:
+    """The response hook of token-endpoint requests: a call-log row each, and the last response kept."""
+
+    def __init__(self, write: Callable[[httpx2.Response], None]) -> None:
+        self._write = write
+        self.last: httpx2.Response | None = None
+
+    def __call__(self, response: httpx2.Response) -> None:
+        self._write(response)
+
+
 class _TokenBodyError(Exception):
     """A token response without an access token (a provider's own error shape)."""
 
     def __init__(self, body: Mapping[str, Any]) -> None:
         super().__init__("the token response has no access_token")
         self.response = httpx2.Response(400, json=dict(body))
+
+
+def _with_client_auth(request: httpx2.Request, method: str, client_id: str, secret: str | None) -> httpx2.Request:
+    """``request`` with RFC 6749 section 2.3.1 client authentication by ``method``, unless it has some."""
+    import base64
+    from urllib.parse import quote_plus, urlencode
+
+    form = parse_qsl(request.content.decode("utf-8", "replace"), keep_blank_values=True)
+    if "authorization" in request.headers or any(k in ("client_id", "client_secret") for k, _ in form):
+        return request
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("content-length", "content-type")}
+    if method == "client_secret_basic":
+        pair = f"{quote_plus(client_id)}:{quote_plus(secret or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    elif method == "client_secret_post":
+        form += [("client_id", client_id), ("client_secret", secret or "")]
+    else:
+        form.append(("client_id", client_id))
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return httpx2.Request(request.method, request.url, headers=headers, content=urlencode(form).encode())
+
+
+def _refused_after_lost_answer(error: ProviderCallError, lost_at: float) -> ProviderCallError:
+    """The refusal of a refresh token after an earlier refresh with it got no answer."""
+    when = datetime.fromtimestamp(lost_at, UTC).isoformat(timespec="seconds")
+    return AuthenticationError(
+        f"{error.message}; an earlier refresh with this token (at {when}) got no answer, so the provider "
+        "probably rotated it then and the new refresh token never arrived",
+        status=error.status,
+        provider=error.provider,
+        connection_id=error.connection_id,
+        provider_code=error.provider_code,
+        provider_message=error.provider_message,
+        hint=(
+            "the lost refresh rotated the token and this provider does not accept the previous one again: "
+            "re-authorize the connection (client.auth.authorization_url(..., connection_id=...))"
+        ),
+        details={**error.details, "refresh_answer_lost_at": lost_at},
+    )
+
+
+def _maybe_processed(exc: Exception, status: int | None) -> bool:
+    """Whether a failed token request may have been carried out by the provider: it was sent and
+    no complete answer came back, or a gateway answered for a server that may have processed it."""
+    if isinstance(exc, httpx2.TransportError):
+        return not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
+    return status in (502, 504)
 
 
 def _json(value: Any) -> bytes:
@@ -749,12 +1017,13 @@ def _scopes_in(token: Mapping[str, Any], separator: str) -> list[str] | None:
 def credentials_from_token(provider: Provider, token: Mapping[str, Any], previous: Credentials | None) -> Credentials:
     """Credentials from a token response; a missing refresh token keeps the previous one."""
     expires_at = None
+    now = time.time()
     expires_in = token.get("expires_in")
     if expires_in is None and provider.oauth is not None:
         expires_in = provider.oauth.expires_in_default
     if expires_in is not None:
         try:
-            expires_at = datetime.fromtimestamp(time.time() + float(expires_in), UTC)
+            expires_at = datetime.fromtimestamp(now + float(expires_in), UTC)
         except (TypeError, ValueError):
             expires_at = None
     refresh = token.get("refresh_token") or (previous.refresh_token if previous else None)
@@ -766,4 +1035,5 @@ def credentials_from_token(provider: Provider, token: Mapping[str, Any], previou
         expires_at=expires_at,
         token_type=token.get("token_type"),
         extra=keep,
+        issued_at=datetime.fromtimestamp(now, UTC),
     )

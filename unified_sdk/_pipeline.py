@@ -314,7 +314,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
 
     # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
     refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
-    if preq.authenticated and refreshable and _expiring(conn.credentials, core.refresh_skew):
+    if preq.authenticated and refreshable and _expiring(conn.credentials, core.refresh_skew, provider):
         conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="expiring"))
 
     while True:
@@ -396,8 +396,9 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             else:
                 try:
                     conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="rejected"))
-                except UnifiedError:
-                    yield from _health(call, outcome, None)
+                except UnifiedError as exc:
+                    if exc.category == Category.AUTHENTICATION:  # a token endpoint outage is not the 401's fault
+                        yield from _health(call, outcome, None)
                     raise
                 continue
         if action in ("retry", "wait"):
@@ -461,10 +462,21 @@ def _health(call: Call, outcome: Outcome, message: str | None) -> Generator[Effe
             call.conn.health = new
 
 
-def _expiring(credentials: Credentials, skew: float) -> bool:
+def _expiring(credentials: Credentials, skew: float, provider: Provider) -> bool:
+    """Whether to refresh before sending: within the refresh margin of the expiry.
+
+    The margin is the client's ``refresh_skew``, or the provider's ``refresh_margin`` when
+    smaller, and never more than half the token's lifetime (a 45 s token must not look
+    expiring the moment it is issued).
+    """
     if credentials.type != AuthType.OAUTH2 or credentials.expires_at is None:
         return False
-    return credentials.expires_at - timedelta(seconds=skew) <= datetime.now(UTC)
+    margin = skew
+    if provider.oauth is not None and provider.oauth.refresh_margin is not None:
+        margin = min(margin, provider.oauth.refresh_margin)
+    if credentials.issued_at is not None:
+        margin = min(margin, max((credentials.expires_at - credentials.issued_at).total_seconds(), 0.0) / 2)
+    return credentials.expires_at - timedelta(seconds=margin) <= datetime.now(UTC)
 
 
 def operation_flow(call: Call, adapter_flow: Generator[ProviderRequest, ProviderResponse, T]) -> Flow[T | None]:

@@ -178,6 +178,8 @@ class Credentials:
     token_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Other token-response fields the plugin keeps (no secrets in here by convention)."""
+    issued_at: datetime | None = None
+    """When the access token was issued (so its lifetime is known); ``None``: unknown."""
 
     def __repr__(self) -> str:
         present = [n for n in ("api_key", "access_token", "refresh_token") if getattr(self, n)]
@@ -211,6 +213,9 @@ class OAuth2Spec:
     scope_separator: str = " "
     pkce: bool = True
     token_endpoint_auth_method: str = "client_secret_post"
+    """How the app authenticates to the token, revocation and introspection endpoints:
+    ``client_secret_post``, ``client_secret_basic`` or ``none`` (a public client). An
+    integration may override it (``client.integrations.configure(..., token_endpoint_auth_method=...)``)."""
     optional_scope_param: str | None = None
     """Name of the query parameter for optional scopes (e.g. HubSpot ``optional_scope``)."""
     always_scopes: tuple[str, ...] = ()
@@ -218,6 +223,10 @@ class OAuth2Spec:
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
     expires_in_default: int | None = None
     """Lifetime to assume when the token response has no ``expires_in`` (None: unknown)."""
+    refresh_margin: float | None = None
+    """Refresh at most this many seconds before the access token expires, for providers that
+    refuse earlier refreshes; the client's ``refresh_skew`` applies when it is smaller. Either
+    way the margin is never more than half the token's lifetime."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,17 +451,21 @@ class Provider(ABC):
         description = body.get("error_description") or body.get("message")
         hints = {
             "invalid_grant": "the grant was revoked or expired: re-authorize the connection",
-            "invalid_client": "check the integration's client_id and client_secret",
+            "invalid_client": "check the integration's client_id, client_secret and token_endpoint_auth_method",
             "unauthorized_client": "the OAuth app is not allowed this grant type; check its settings",
             "invalid_scope": "ask only for scopes the app is configured for",
         }
-        if response.status >= 500:
+        # An outage, a throttle or a proxy's page says nothing about the grant: transient, health neutral.
+        transient = {429: Category.RATE_LIMITED, 408: Category.TIMEOUT, 504: Category.TIMEOUT}
+        if response.status >= 500 or response.status in transient or (response.looks_like_html and not error):
             return Outcome.failure(
-                Category.PROVIDER_ERROR,
+                transient.get(response.status, Category.PROVIDER_ERROR),
+                health=HealthSignal.NEUTRAL,
                 status=response.status,
-                provider_code=str(error) if error else None,
+                retry_after=parse_retry_after(response.headers),
+                provider_code=str(error) if isinstance(error, str) else None,
                 provider_message=str(description) if description else None,
-                hint="the provider's token endpoint failed; retry later",
+                hint="the provider's token endpoint failed or is throttling; retry later",
             )
         return Outcome.failure(
             Category.AUTHENTICATION,
@@ -465,13 +478,15 @@ class Provider(ABC):
     def introspection_request(
         self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
     ) -> httpx2.Request:
-        """The token-introspection request (RFC 7662 by default) used to learn granted scopes."""
+        """The token-introspection request (RFC 7662 by default) used to learn granted scopes.
+
+        The core adds the client authentication the integration uses (``token_endpoint_auth_method``)
+        unless the request already carries some (an ``Authorization`` header or ``client_id`` in the form).
+        """
         import httpx2
 
         data = {"token": credentials.access_token or "", "token_type_hint": "access_token"}
-        auth = httpx2.BasicAuth(client_id, client_secret or "")
-        request = httpx2.Request("POST", url, data=data)
-        return next(auth.auth_flow(request))
+        return httpx2.Request("POST", url, data=data)
 
     def parse_introspection(self, response: ProviderResponse) -> list[str] | None:
         """Provider scopes from an introspection response (``scope`` string or ``scopes`` list)."""

@@ -17,10 +17,12 @@ class OAuthToyServer(ToyServer):
 
     redirect_uri = "https://app.example.com/oauth/callback"
 
-    def __init__(self, items: int = 25, **oauth_options: Any) -> None:
+    def __init__(self, items: int = 25, client_auth_method: str = "client_secret_post", **oauth_options: Any) -> None:
         super().__init__(items)
         self.auth = AuthorizationServer(scopes={"items:read", "items:write", "profile"}, **oauth_options)
-        client = self.auth.register_client(redirect_uris=[self.redirect_uri])
+        client = self.auth.register_client(
+            redirect_uris=[self.redirect_uri], token_endpoint_auth_method=client_auth_method
+        )
         self.oauth_client_id = client.client_id
         self.oauth_client_secret = client.client_secret or ""
 

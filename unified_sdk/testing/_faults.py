@@ -10,7 +10,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULTS = frozenset({"timeout", "reset", "malformed_json", "html"})
+FAULTS = frozenset({"timeout", "reset", "malformed_json", "html", "timeout_after_processing", "reset_after_processing"})
+"""``timeout``/``reset``/``malformed_json``/``html`` answer instead of the server; the two
+``*_after_processing`` faults let the server handle the request (a token endpoint rotates the
+refresh token, a create creates) and then lose its answer: the response comes after
+``timeout_delay`` (later than the client waits) or the connection drops mid-body."""
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -71,11 +75,15 @@ class FaultInjector:
         with self._lock:
             return sum(f.remaining for f in self._queue)
 
-    def take(self, path: str) -> Fault | None:
-        """The fault this request meets, if any (and count it as played)."""
+    def take(self, path: str, *, in_scope: bool = True) -> Fault | None:
+        """The fault this request meets, if any (and count it as played).
+
+        A fault without a ``path`` meets only requests ``in_scope`` (the fake's API); one
+        with a ``path`` meets any request under it (e.g. ``/oauth/token``).
+        """
         with self._lock:
             for fault in self._queue:
-                if fault.path is None or path.startswith(fault.path):
+                if (fault.path is None and in_scope) or (fault.path is not None and path.startswith(fault.path)):
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._queue.remove(fault)
@@ -86,20 +94,48 @@ class FaultInjector:
     def middleware(self, app: ASGIApp, error_body: ErrorBody, *, only: Callable[[str], bool] | None = None) -> ASGIApp:
         """Wrap ``app`` so injected faults are played before it is called.
 
-        ``only`` selects the paths faults apply to (e.g. the API, not OAuth).
+        ``only`` selects the paths faults without their own ``path`` apply to (e.g. the
+        API, not OAuth); a fault injected with ``path=`` applies to that path wherever it is.
         """
 
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or (only is not None and not only(scope["path"])):
+            if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            fault = self.take(scope["path"])
+            fault = self.take(scope["path"], in_scope=only is None or only(scope["path"]))
             if fault is None:
                 await app(scope, receive, send)
+                return
+            if fault.fault in ("timeout_after_processing", "reset_after_processing"):
+                await self._process_then_lose(fault, app, scope, receive, send)
                 return
             await self._play(fault, error_body, send)
 
         return wrapped
+
+    async def _process_then_lose(self, fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        messages: list[dict[str, Any]] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        await app(scope, receive, capture)  # the server does the work (and commits it)
+        if fault.fault == "timeout_after_processing":
+            await asyncio.sleep(self.timeout_delay)
+            for message in messages:
+                await send(message)
+            return
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        status = start["status"] if start is not None else 200
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"acc', "more_body": True})
+        raise ConnectionResetError("injected connection reset after processing")
 
     async def _play(self, fault: Fault, error_body: ErrorBody, send: Send) -> None:
         if fault.status is not None:

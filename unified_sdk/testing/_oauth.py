@@ -3,11 +3,21 @@
 :class:`AuthorizationServer` is the protocol core, pure Python with no HTTP:
 clients, authorization codes, access and refresh tokens. It follows RFC 6749
 (authorization code and refresh token grants, client authentication with
-``client_secret_post`` and ``client_secret_basic``), RFC 7636 (PKCE, ``S256``
+``client_secret_post``, ``client_secret_basic`` or ``none``), RFC 7636 (PKCE, ``S256``
 and ``plain``), RFC 7009 (revocation) and RFC 7662 (introspection), plus the
 current best practice of refresh-token rotation with reuse detection: a
 refresh token presented again after it was rotated revokes its whole token
 family, as does a reused authorization code.
+
+Like a real server it is strict about client authentication: each client is
+registered with one ``token_endpoint_auth_method`` (RFC 7591) and a token,
+revocation or introspection request authenticated any other way is answered
+401 ``invalid_client``. Rotation may have a reuse grace period
+(``refresh_token_reuse_grace``), as Amazon Cognito (``RetryGracePeriodSeconds``,
+up to 60 s), Ory Hydra, Curity and WSO2 offer: within it the previous refresh
+token is accepted again as long as the token it was rotated into is unused, so
+a client whose refresh answer was lost (a timeout after the server rotated)
+can still recover.
 
 :func:`oauth_routes` mounts it as starlette routes. Each fake shapes the
 responses to its provider through two hooks: ``token_response`` (add fields
@@ -111,6 +121,8 @@ class OAuthClient:
     client_id: str
     client_secret: str | None = field(default=None, repr=False)
     redirect_uris: tuple[str, ...] = ()
+    token_endpoint_auth_method: str = "client_secret_post"
+    """The one way this client authenticates: ``client_secret_post``, ``client_secret_basic`` or ``none``."""
 
     @property
     def public(self) -> bool:
@@ -180,6 +192,8 @@ class _Refresh:
     expires_at: float | None
     rotated: bool = False
     revoked: bool = False
+    rotated_at: float | None = None
+    successor: str | None = None
 
 
 @dataclass(slots=True)
@@ -225,9 +239,14 @@ class AuthorizationServer:
     - ``access_token_ttl`` (seconds; ``None``: never expire), ``refresh_token_ttl``, ``code_ttl``.
     - ``rotate_refresh_tokens``: a refresh issues a new refresh token and retires the old one;
       presenting a retired one again revokes the whole token family.
+    - ``refresh_token_reuse_grace`` (seconds, default 0): for this long after a rotation the
+      retired refresh token is still accepted while the refresh token it was rotated into is
+      unused (that one is retired instead); after it, or once the successor was used, reuse
+      revokes the family as above.
     - ``require_pkce``: every authorization request must carry a code challenge
       (always so for public clients); ``allow_plain_pkce`` accepts method ``plain``.
-    - ``client_auth_methods``: accepted token-endpoint client authentication methods.
+    - ``client_auth_methods``: the client authentication methods clients may register with;
+      each client then must use the one it registered (:meth:`register_client`).
     - ``optional_scope_param``: a query parameter with extra scopes the user may grant
       (e.g. HubSpot's ``optional_scope``).
     - ``token_response``/``error_response``: hooks that reshape responses per provider.
@@ -243,6 +262,7 @@ class AuthorizationServer:
         refresh_token_ttl: float | None = None,
         code_ttl: float = 60,
         rotate_refresh_tokens: bool = True,
+        refresh_token_reuse_grace: float = 0.0,
         issue_refresh_tokens: bool = True,
         require_pkce: bool = False,
         allow_plain_pkce: bool = True,
@@ -261,6 +281,7 @@ class AuthorizationServer:
         self.refresh_token_ttl = refresh_token_ttl
         self.code_ttl = code_ttl
         self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.refresh_token_reuse_grace = refresh_token_reuse_grace
         self.issue_refresh_tokens = issue_refresh_tokens
         self.require_pkce = require_pkce
         self.allow_plain_pkce = allow_plain_pkce
@@ -288,12 +309,22 @@ class AuthorizationServer:
         *,
         redirect_uris: Iterable[str] = (),
         public: bool = False,
+        token_endpoint_auth_method: str | None = None,
     ) -> OAuthClient:
-        """Register a client; id and secret are generated unless given."""
+        """Register a client; id and secret are generated unless given.
+
+        ``token_endpoint_auth_method`` is the only client authentication the server
+        will accept from it: ``client_secret_post`` (the default for a confidential
+        client), ``client_secret_basic``, or ``none`` (a public client).
+        """
+        method = token_endpoint_auth_method or ("none" if public else "client_secret_post")
+        if (method == "none") != public or (method != "none" and method not in self.client_auth_methods):
+            raise ValueError(f"cannot register a {'public' if public else 'confidential'} client with {method!r}")
         client = OAuthClient(
             client_id=client_id or f"client_{secrets.token_hex(8)}",
             client_secret=None if public else (client_secret or f"secret_{secrets.token_urlsafe(24)}"),
             redirect_uris=tuple(redirect_uris),
+            token_endpoint_auth_method=method,
         )
         with self._lock:
             self._clients[client.client_id] = client
@@ -504,10 +535,17 @@ class AuthorizationServer:
                 raise OAuthError("invalid_grant", "refresh token was issued to another client")
             if record.revoked or self._families[record.family_id].revoked:
                 raise OAuthError("invalid_grant", "refresh token revoked")
-            if record.rotated:
-                self._revoke_family(record.family_id)
-                raise OAuthError("invalid_grant", "refresh token already used; the token family is revoked")
             now = self.clock()
+            if record.rotated:
+                rotated_at = record.rotated_at if record.rotated_at is not None else now
+                successor = self._refresh.get(record.successor or "")
+                if now - rotated_at >= self.refresh_token_reuse_grace or (successor is not None and successor.rotated):
+                    self._revoke_family(record.family_id)
+                    raise OAuthError("invalid_grant", "refresh token already used; the token family is revoked")
+                # Within the grace period and its successor unused: the answer to the first use was
+                # probably lost, so the successor is retired and this request is served again.
+                if successor is not None:
+                    successor.revoked = True
             if record.expires_at is not None and now >= record.expires_at:
                 raise OAuthError("invalid_grant", "refresh token expired")
             scopes = record.scopes
@@ -528,7 +566,8 @@ class AuthorizationServer:
                 now + self.access_token_ttl if self.access_token_ttl is not None else None,
             )
             if self.rotate_refresh_tokens:
-                record.rotated = True
+                if not record.rotated:
+                    record.rotated, record.rotated_at = True, now
                 refresh: str | None = self._issue_refresh(
                     TokenInfo(
                         client.client_id,
@@ -540,6 +579,7 @@ class AuthorizationServer:
                         None,
                     )
                 )
+                record.successor = refresh
             else:
                 refresh = value
         return info, refresh
@@ -733,6 +773,11 @@ class AuthorizationServer:
             return client
         if method == "none":
             raise _invalid_client("client authentication is missing")
+        if method != client.token_endpoint_auth_method:
+            # As real servers do: a client authenticates only the way it was registered.
+            raise _invalid_client(
+                f"this client is registered for {client.token_endpoint_auth_method}, not {method}", basic=basic
+            )
         if not secrets.compare_digest(secret.encode(), client.client_secret.encode()):
             raise _invalid_client("client authentication failed", basic=basic)
         return client

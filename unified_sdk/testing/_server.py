@@ -150,8 +150,11 @@ class LocalServer:
         ``status`` answers with that status and the provider's documented error
         body; ``fault`` is one of ``timeout`` (answer slower than the client's
         timeout), ``reset`` (drop the connection mid-response),
-        ``malformed_json`` (a truncated JSON body) or ``html`` (an HTML error
-        page). ``path`` limits the fault to request paths starting with it.
+        ``malformed_json`` (a truncated JSON body), ``html`` (an HTML error
+        page), or ``timeout_after_processing`` / ``reset_after_processing`` (the
+        server does the work, then its answer is late or cut off). ``path``
+        limits the fault to request paths starting with it; only a fault with a
+        ``path`` reaches endpoints outside the API, e.g. ``path="/oauth/token"``.
         """
         self.faults.add(status=status, fault=fault, times=times, retry_after=retry_after, path=path, body=body)
 

@@ -4,6 +4,8 @@ granted scopes from introspection, refresh on expiry, rotation and a dead refres
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -140,14 +142,20 @@ def test_dead_refresh_token_asks_to_reauthorize(client: Client, hubspot: FakeHub
 
 
 def test_refreshes_before_expiry_from_expires_in(tmp_path: Path) -> None:
-    # Tokens that live 30 s, a client that refreshes 60 s ahead: the call refreshes first and
+    # A token 20 s from its expiry, a client that refreshes 60 s ahead: the call refreshes first and
     # never meets EXPIRED_AUTHENTICATION (HubSpot: a 401 is not the signal to refresh).
-    with FakeHubSpot(access_token_ttl=30) as hubspot, new_client(tmp_path, refresh_skew=60) as client:
+    with FakeHubSpot() as hubspot, new_client(tmp_path, refresh_skew=60) as client:
         hubspot.seed(deals=3)
         conn = connect_oauth(client, hubspot)
+        store = client._core.connections_store
+        creds = store.record(conn.id, fresh=True).credentials
+        now = datetime.now(UTC)  # as if the 30-minute token had been issued 29 min 40 s ago
+        aged = replace(creds, issued_at=now - timedelta(minutes=30), expires_at=now + timedelta(seconds=20))
+        client._core.store.update_connection(conn.id, {"credentials": store.encrypt_credentials(conn.id, aged)})
+        store.forget(conn.id)
         assert len(client.crm.deals.list(connection_id=conn.id).data) == 3
-        # Both requests of the listing (the page, the pipelines) found their token inside the skew.
-        assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 2}
+        # One refresh: the fresh 30-minute token is far from its margin for the listing's second request.
+        assert hubspot.token_requests == {"authorization_code": 1, "refresh_token": 1}
         assert all(log.status != 401 for log in client.logs.list(connection_id=conn.id))
 
 

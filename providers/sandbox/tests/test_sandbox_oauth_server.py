@@ -236,7 +236,8 @@ def _basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def test_client_secret_basic(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
+def test_client_secret_basic(auth: AuthorizationServer, http: httpx2.Client) -> None:
+    client = auth.register_client(redirect_uris=[REDIRECT], token_endpoint_auth_method="client_secret_basic")
     code = callback_params(auth.approve(authorize_url(client)))["code"]
     assert client.client_secret is not None
     r = http.post(
@@ -245,6 +246,32 @@ def test_client_secret_basic(auth: AuthorizationServer, http: httpx2.Client, cli
         headers={"Authorization": _basic(client.client_id, client.client_secret)},
     )
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("registered", ["client_secret_post", "client_secret_basic"])
+def test_a_client_must_authenticate_the_way_it_registered(
+    auth: AuthorizationServer, http: httpx2.Client, registered: str
+) -> None:
+    client = auth.register_client(redirect_uris=[REDIRECT], token_endpoint_auth_method=registered)
+    assert client.client_secret is not None
+    code = callback_params(auth.approve(authorize_url(client)))["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    if registered == "client_secret_post":  # the right secret, the wrong method
+        r = http.post(
+            "/oauth/token", data=form, headers={"Authorization": _basic(client.client_id, client.client_secret)}
+        )
+    else:
+        r = http.post(
+            "/oauth/token", data={**form, "client_id": client.client_id, "client_secret": client.client_secret}
+        )
+    assert (r.status_code, r.json()["error"]) == (401, "invalid_client")
+    assert registered in r.json()["error_description"]
+    r = http.post(
+        "/oauth/revoke", data={"token": "x", "client_id": client.client_id, "client_secret": client.client_secret}
+    )
+    assert r.status_code == (200 if registered == "client_secret_post" else 401)
+    with pytest.raises(ValueError):
+        auth.register_client(public=True, token_endpoint_auth_method="client_secret_basic")
 
 
 def test_bad_client_credentials(auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient) -> None:
@@ -315,6 +342,36 @@ def test_refresh_rotation_and_reuse_detection(
     assert auth.check_access_token(second["access_token"]).reason == "revoked"
     assert auth.check_access_token(first["access_token"]).reason == "revoked"
     assert auth.token_requests == {"authorization_code": 1, "refresh_token": 3}
+
+
+def test_refresh_reuse_grace_period(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
+) -> None:
+    auth.refresh_token_reuse_grace = 30
+    first = login(auth, http, client)
+    lost = refresh(http, client, first["refresh_token"]).json()  # the client never saw this answer
+    clock.now += 29
+    again = refresh(http, client, first["refresh_token"])  # within the grace: served again
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] not in (lost["refresh_token"], first["refresh_token"])
+    # The token it had been rotated into is retired (never used, so the family lives on).
+    assert refresh(http, client, lost["refresh_token"]).json()["error"] == "invalid_grant"
+    assert auth.check_access_token(again.json()["access_token"]).active
+    # The successor was used: the token before it is not served again, even within the grace.
+    assert refresh(http, client, again.json()["refresh_token"]).status_code == 200
+    assert refresh(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
+    assert auth.check_access_token(again.json()["access_token"]).reason == "revoked"
+
+
+def test_refresh_reuse_after_the_grace_period(
+    auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient, clock: Clock
+) -> None:
+    auth.refresh_token_reuse_grace = 30
+    first = login(auth, http, client)
+    second = refresh(http, client, first["refresh_token"]).json()
+    clock.now += 31  # past the grace: reuse revokes the family as without one
+    assert refresh(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
+    assert auth.check_access_token(second["access_token"]).reason == "revoked"
 
 
 def test_refresh_without_rotation(clock: Clock) -> None:

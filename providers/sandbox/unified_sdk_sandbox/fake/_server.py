@@ -111,6 +111,13 @@ class SandboxServer(LocalServer):
     ``api_key``, ``oauth_client_id``/``oauth_client_secret``, ``approve()``,
     ``token_requests``, ``expire_access_tokens()``, ``inject()``; plus
     ``requests`` (every API request received) and ``count()``.
+
+    OAuth: refresh tokens rotate with reuse detection (``rotate_refresh_tokens``);
+    ``refresh_token_reuse_grace`` (seconds, default 0: none) accepts the previous
+    refresh token for that long after a rotation, as Amazon Cognito (up to 60 s),
+    Ory Hydra, Curity and WSO2 can be configured to. Inject
+    ``fault="timeout_after_processing", path="/oauth/token"`` to lose the answer
+    to a refresh the server has already performed.
     """
 
     def __init__(
@@ -122,6 +129,7 @@ class SandboxServer(LocalServer):
         seed: int = 7,
         access_token_ttl: float | None = 3600,
         rotate_refresh_tokens: bool = True,
+        refresh_token_reuse_grace: float = 0.0,
         rate_limit: int = 10_000,
         rate_limit_window: float = 10.0,
         api_key: str | None = None,
@@ -134,9 +142,13 @@ class SandboxServer(LocalServer):
             scopes=SCOPES,
             access_token_ttl=access_token_ttl,
             rotate_refresh_tokens=rotate_refresh_tokens,
+            refresh_token_reuse_grace=refresh_token_reuse_grace,
             subject="usr_1000",
         )
-        client = self.oauth.register_client("sandbox_client_" + secrets.token_hex(6))
+        # The sandbox plugin declares client_secret_post; the server accepts only that from this client.
+        client = self.oauth.register_client(
+            "sandbox_client_" + secrets.token_hex(6), token_endpoint_auth_method="client_secret_post"
+        )
         self.oauth_client_id = client.client_id
         self.oauth_client_secret = client.client_secret or ""
         self.rate_limiter = _RateLimiter(rate_limit, rate_limit_window)
@@ -220,6 +232,10 @@ class SandboxServer(LocalServer):
             await self._api(scope, receive, send)
 
         def injected(status: int, fault: Fault) -> tuple[Any, dict[str, str]]:
+            if fault.path is not None and fault.path.startswith("/oauth/"):
+                # The OAuth endpoints answer in RFC 6749 shape, not the API's.
+                code = "temporarily_unavailable" if status >= 500 or status == 429 else "invalid_request"
+                return {"error": code, "error_description": ERROR_TYPES.get(status, ("", "failed"))[1]}, {}
             extra: dict[str, Any] = {}
             if status == 429 and fault.retry_after is not None:
                 extra["retry_after"] = fault.retry_after
