@@ -62,6 +62,7 @@ class RawServer:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.05)  # so the accept loop sees the stop; accepted sockets stay blocking
         self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
 
     @property
     def url(self) -> str:
@@ -75,6 +76,11 @@ class RawServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stop.set()
+        for conn in self._conns:  # wake threads waiting for a next request on a kept-alive connection
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for thread in self._threads:
             thread.join(timeout=5)
         self._sock.close()
@@ -92,6 +98,7 @@ class RawServer:
                 continue
             except OSError:
                 return
+            self._conns.append(conn)
             self._spawn(self._serve, conn)
 
     def _serve(self, conn: socket.socket) -> None:
