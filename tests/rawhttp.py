@@ -3,6 +3,7 @@ or answers with scripted bytes. For the deadline, size-cap and bad-body tests.""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -77,10 +78,8 @@ class RawServer:
     ) -> None:
         self._stop.set()
         for conn in self._conns:  # wake threads waiting for a next request on a kept-alive connection
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in self._threads:
             thread.join(timeout=5)
         self._sock.close()
