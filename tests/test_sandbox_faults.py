@@ -78,7 +78,6 @@ def test_each_status(client: Client, server: SandboxServer, status: int) -> None
 @pytest.mark.parametrize(
     ("fault", "exc_class", "category"),
     [
-        ("timeout", e.ProviderTimeoutError, "timeout"),
         ("reset", e.NetworkError, "network"),
         ("malformed_json", e.ProviderError, "provider_error"),
         ("html", e.ProviderError, "provider_error"),
@@ -101,3 +100,21 @@ def test_each_fault_is_retried_then_reported(
         (3, category, "fail"),
     ]
     assert client.connections.get(conn.id).health in ("new", "healthy")  # neutral signals
+
+
+def test_a_client_timeout_ends_the_call(client: Client, server: SandboxServer) -> None:
+    # The client's timeout (1 s) bounds the whole call: the attempt that timed out used it all, so no retry.
+    conn = client.connections.create(provider="sandbox", credentials={"api_key": server.api_key}, config=server.config)
+    server.inject(fault="timeout", times=3, path="/v1/deals")
+    before = server.count("GET", "/v1/deals")
+    try:
+        with pytest.raises(e.ProviderTimeoutError) as info:
+            client.crm.deals.list(connection_id=conn.id, limit=2)
+    finally:
+        server.faults.clear()
+    assert info.value.category == "timeout" and info.value.retryable and info.value.details["deadline_exceeded"]
+    logs = client.logs.list(connection_id=conn.id)
+    assert [(log.attempt, log.category, log.action) for log in logs] == [(1, "timeout", "fail")]
+    assert logs[0].id == info.value.log_id
+    assert server.count("GET", "/v1/deals") - before == 1
+    assert client.connections.get(conn.id).health == "new"  # a timeout is a neutral signal

@@ -32,11 +32,13 @@ from unified_sdk._connections import (
 from unified_sdk._dburl import default_sqlite_path, sqlite_path
 from unified_sdk._drivers import run_async, run_sync
 from unified_sdk._events import Event, EventBus
+from unified_sdk._limits import DEFAULT_MAX_RESPONSE_BYTES
 from unified_sdk._logs import CallLog
 from unified_sdk._outcome import Outcome
 from unified_sdk._pipeline import Call, Flow, operation_flow
 from unified_sdk._redact import install_log_redaction
 from unified_sdk._registry import ProviderRegistry
+from unified_sdk._retry_budget import RetryBudgets
 from unified_sdk._scopes import UNIFIED_SCOPES, scope_for
 from unified_sdk._throttle import Throttle
 from unified_sdk.errors import (
@@ -104,8 +106,13 @@ class _Core:
         refresh_skew: float,
         log_bodies: bool,
         rate_limit_warning: float = 0.9,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         install_log_redaction()
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ConfigurationError(f"max_response_bytes must be a positive integer, not {max_response_bytes!r}")
         url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
         self.database_url = url
         self._secret_key = secret_key
@@ -113,7 +120,9 @@ class _Core:
         self.events = EventBus(webhook_url, webhook_secret)
         self.actions = ActionPolicy()
         self.throttle = Throttle()
+        self.retry_budgets = RetryBudgets()
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.refresh_skew = refresh_skew
         self.rate_limit_warning = rate_limit_warning
         self.log_bodies = log_bodies
@@ -760,6 +769,7 @@ class _BaseClient:
         refresh_skew: float = 60.0,
         log_bodies: bool = True,
         rate_limit_warning: float = 0.9,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._core = _Core(
             database_url=database_url,
@@ -771,6 +781,7 @@ class _BaseClient:
             refresh_skew=refresh_skew,
             log_bodies=log_bodies,
             rate_limit_warning=rate_limit_warning,
+            max_response_bytes=max_response_bytes,
         )
         self.providers = Providers(self._core)
         self.logs = Logs(self._core)

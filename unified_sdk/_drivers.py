@@ -1,7 +1,9 @@
 """The two drivers of the one pipeline: blocking (``Client``) and async (``AsyncClient``).
 
 They differ only in I/O: how a request is sent, how to sleep, and where a
-blocking storage call runs.
+blocking storage call runs. Both stream each response and read it through
+:class:`~unified_sdk._limits.BodyReader`, so the call's deadline and the size
+cap bound the body as well as the wait for it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx2
 
+from unified_sdk._limits import BodyReader, DeadlineExceeded, ResponseTooLarge
 from unified_sdk._pipeline import Blocking, Flow, Send, Sleep
 from unified_sdk._redact import sending
 
@@ -26,11 +29,8 @@ def run_sync(flow: Flow[T], http: httpx2.Client) -> T:
             result: Any = None
             error: BaseException | None = None
             if isinstance(effect, Send):
-                try:
-                    with sending(effect.secrets):
-                        result = http.send(effect.request)
-                except httpx2.TransportError as exc:
-                    result = exc
+                with sending(effect.secrets):
+                    result = _send_sync(http, effect)
             elif isinstance(effect, Sleep):
                 time.sleep(effect.seconds)
             elif isinstance(effect, Blocking):
@@ -51,11 +51,8 @@ async def run_async(flow: Flow[T], http: httpx2.AsyncClient) -> T:
             result: Any = None
             error: BaseException | None = None
             if isinstance(effect, Send):
-                try:
-                    with sending(effect.secrets):
-                        result = await http.send(effect.request)
-                except httpx2.TransportError as exc:
-                    result = exc
+                with sending(effect.secrets):
+                    result = await _send_async(http, effect)
             elif isinstance(effect, Sleep):
                 await anyio.sleep(effect.seconds)
             elif isinstance(effect, Blocking):
@@ -66,3 +63,43 @@ async def run_async(flow: Flow[T], http: httpx2.AsyncClient) -> T:
             effect = flow.throw(error) if error is not None else flow.send(result)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+def _send_sync(http: httpx2.Client, effect: Send) -> httpx2.Response | Exception:
+    """The response read whole, or the transport error (a deadline overrun is a timeout)."""
+    reader = BodyReader(effect.deadline, effect.max_bytes)
+    reader.prepare(effect.request, http.timeout)
+    try:
+        response = http.send(effect.request, stream=True)
+    except httpx2.TransportError as exc:
+        return exc
+    try:
+        reader.start(response)
+        for chunk in response.iter_bytes():
+            reader.add(chunk, response)
+        return reader.finish(response)
+    except (httpx2.TransportError, ResponseTooLarge) as exc:
+        return exc
+    finally:
+        response.close()
+
+
+async def _send_async(http: httpx2.AsyncClient, effect: Send) -> httpx2.Response | Exception:
+    """The async twin of :func:`_send_sync`; the deadline also bounds every await, exactly."""
+    reader = BodyReader(effect.deadline, effect.max_bytes)
+    reader.prepare(effect.request, http.timeout)
+    try:
+        with anyio.fail_after(reader.remaining()):
+            response = await http.send(effect.request, stream=True)
+            try:
+                reader.start(response)
+                async for chunk in response.aiter_bytes():
+                    reader.add(chunk, response)
+                return reader.finish(response)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+    except (httpx2.TransportError, ResponseTooLarge) as exc:
+        return exc
+    except TimeoutError:
+        return DeadlineExceeded("the call's deadline passed before the response was read")

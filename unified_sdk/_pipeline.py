@@ -21,11 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx2
 
 from unified_sdk._actions import Decision, ResponseAction
+from unified_sdk._limits import ResponseTooLarge, deadline_after, time_left
 from unified_sdk._outcome import Category, HealthSignal, Outcome
 from unified_sdk._paths import check_path
 from unified_sdk._redact import redact_text, redact_value
@@ -33,6 +34,7 @@ from unified_sdk._retry import may_have_been_sent, retry_delay
 from unified_sdk.errors import (
     OutcomeUnknownError,
     ProviderError,
+    ProviderTimeoutError,
     UnifiedError,
     ValidationError,
     error_class_for,
@@ -59,6 +61,10 @@ class Send:
     request: httpx2.Request
     secrets: tuple[str, ...] = ()
     """The connection's secrets, redacted from the HTTP libraries' log records of this send."""
+    deadline: float | None = None
+    """Monotonic time by which the response must be read whole (``None``: no bound)."""
+    max_bytes: int | None = None
+    """The largest body to read (decoded bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +96,28 @@ def new_log_id() -> str:
 
 @dataclass
 class Call:
-    """One unified operation on one connection."""
+    """One unified operation on one connection.
+
+    ``timeout`` (default: the client's) bounds the whole operation from its
+    creation: connect, every attempt, retry and wait, and reading each body.
+    """
 
     core: _Core
     conn: ConnectionRecord
     provider: Provider
     operation: str
     base_url: str = ""
+    timeout: float | None = None
     ctx: OperationContext = field(init=False)
     writes: int = 0
     """Requests of this operation given an idempotency key so far."""
+    deadline: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.base_url = self.provider.resolve_base_url(self.conn.config)
         self.ctx = OperationContext(self.conn.id, self.provider.name, self.conn.config, self.operation)
+        self.timeout = self.core.timeout if self.timeout is None else self.timeout
+        self.deadline = deadline_after(self.timeout)
 
     def use_idempotency_key(self, key: str) -> None:
         """Send this operation's writes with the caller's idempotency ``key`` (the adapter sees it in ``ctx``)."""
@@ -291,8 +305,105 @@ def _expects_json(response: ProviderResponse) -> bool:
     return bool(response.content) and ("json" in response.content_type or response.content[:1] in (b"{", b"["))
 
 
-def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
-    """Send one provider request through auth, throttle, classify, actions, logs and health."""
+def _html_instead_of_json(request: httpx2.Request, response: ProviderResponse) -> bool:
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "html" not in accept and response.looks_like_html
+
+
+def _html_page(response: ProviderResponse) -> Outcome:
+    return Outcome.failure(
+        Category.PROVIDER_ERROR,
+        health=HealthSignal.NEUTRAL,
+        status=response.status,
+        provider_message="the provider answered with an HTML page instead of JSON (a proxy or maintenance page?)",
+        hint="the provider or a proxy in front of it failed; retry later",
+    )
+
+
+def _too_large(error: ResponseTooLarge) -> Outcome:
+    return Outcome.failure(
+        Category.PROVIDER_ERROR,
+        health=HealthSignal.NEUTRAL,
+        status=error.status,
+        provider_message=str(error),
+        hint="ask for less (a smaller page or fewer fields), or raise the client's max_response_bytes",
+        details={"max_response_bytes": error.limit},
+    )
+
+
+#: What an adapter raises when a response body is not the shape it reads.
+_UNREADABLE = (MalformedBodyError, KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def _unreadable(call: Call, response: ProviderResponse, error: Exception) -> Outcome:
+    if isinstance(error, MalformedBodyError):
+        what = f"a body that is not JSON: {error}"
+    else:
+        what = f"a body the plugin could not read ({type(error).__name__}: {str(error)[:200]})"
+    return Outcome.failure(
+        Category.PROVIDER_ERROR,
+        health=HealthSignal.NEUTRAL,
+        status=response.status,
+        provider_message=f"answered {call.operation} with {what}",
+        hint="the provider's response is empty, malformed or of an unexpected shape; "
+        "retry, and update the provider plugin if it persists",
+    )
+
+
+def _consume(call: Call, consume: Callable[[ProviderResponse], None], response: ProviderResponse) -> Outcome | None:
+    """Hand the response to the adapter; the failure outcome when it cannot read the body."""
+    try:
+        consume(response)
+    except _UNREADABLE as exc:
+        return _unreadable(call, response, exc)
+    return None
+
+
+def _within_limits(call: Call, action: str, delay: float, outcome: Outcome) -> tuple[str, Outcome, int]:
+    """Fail instead of a retry that would cross the call's deadline or that the retry budget cannot pay for.
+
+    Returns ``(step, outcome, retry cost paid)``.
+    """
+    if action not in ("retry", "wait", "refresh"):
+        return action, outcome, 0
+    left = time_left(call.deadline)
+    if left is not None and delay >= left:
+        why = f"the call's timeout ({call.timeout:g} s) left no time to try again"
+        return "fail", _explained(outcome, "deadline_exceeded", why), 0
+    if action != "retry":
+        return action, outcome, 0
+    cost = call.core.retry_budgets.acquire(call.provider.name, timeout=outcome.category == Category.TIMEOUT)
+    if not cost:
+        why = f"the retry budget for {call.provider.name} is exhausted (too many recent failures), so no retry"
+        return "fail", _explained(outcome, "retry_budget_exhausted", why), 0
+    return action, outcome, cost
+
+
+def _explained(outcome: Outcome, flag: str, why: str) -> Outcome:
+    hint = f"{why}; retry later" + (f" ({outcome.hint})" if outcome.hint else "")
+    return replace(outcome, hint=hint, details={**outcome.details, flag: True})
+
+
+def _out_of_time(call: Call, wait: float) -> ProviderTimeoutError:
+    return ProviderTimeoutError(
+        f"{call.provider.name} {call.operation}: the rate limit resets in {wait:.1f} s, "
+        f"after the call's timeout ({call.timeout:g} s)",
+        provider=call.provider.name,
+        connection_id=call.conn.id,
+        retryable=True,
+        hint="retry after the provider's rate-limit reset, or raise the timeout",
+        details={"deadline_exceeded": True, "throttle_wait": wait},
+    )
+
+
+def send_flow(
+    call: Call, preq: ProviderRequest, consume: Callable[[ProviderResponse], None] | None = None
+) -> Flow[ProviderResponse]:
+    """Send one provider request through auth, throttle, classify, actions, logs and health.
+
+    ``consume`` hands a successful response to the adapter before the call is
+    logged, so a body the adapter cannot read is logged and raised as a failure.
+    """
     core = call.core
     provider = call.provider
     conn = call.conn
@@ -300,6 +411,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
     target_url(call, preq.path)  # an absolute URL off the API host is refused before anything else
     attempt = 0
     retries = 0
+    retry_cost = 0
     refreshed = False
     idempotent = preq.is_idempotent
     # Whether the app may repeat the whole call safely: a new call gets a new SDK key, not the caller's.
@@ -321,17 +433,22 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
         attempt += 1
         wait = core.throttle.before_send(conn.id)
         if wait > 0:
+            left = time_left(call.deadline)
+            if left is not None and wait >= left:
+                raise _out_of_time(call, wait)
             yield Sleep(wait)
         request = build_http_request(call, preq, conn.credentials)
         log_id = new_log_id()
         started_at = time.time()
         t0 = time.perf_counter()
-        result = yield Send(request, tuple(conn.secrets))
+        result = yield Send(request, tuple(conn.secrets), call.deadline, core.max_response_bytes)
         duration = (time.perf_counter() - t0) * 1000
         response: ProviderResponse | None = None
         sent = True
         unanswered = False  # sent, and no answer says what became of it
-        if isinstance(result, Exception):
+        if isinstance(result, ResponseTooLarge):
+            outcome = _too_large(result)
+        elif isinstance(result, Exception):
             outcome = provider.classify_transport_error(result)
             # The core, not the plugin, decides what may have reached the provider.
             sent = unanswered = may_have_been_sent(result)
@@ -341,6 +458,8 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             outcome = provider.classify(response)
             if outcome.ok and _expects_json(response) and _parse(response) is None:
                 outcome = _malformed(response)
+            elif outcome.ok and _html_instead_of_json(request, response):
+                outcome = _html_page(response)
             limit = provider.parse_rate_limit(result.headers)
             if limit is not None:
                 core.throttle.update(conn.id, limit)
@@ -363,6 +482,15 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             provider_defaults=provider.response_actions,
         )
         action, delay = _next_step(call, decision, outcome, attempt, retries, refreshed, idempotent or not sent)
+        if isinstance(result, ResponseTooLarge):
+            action = "fail"  # the same request would be as large again
+        action, outcome, paid = _within_limits(call, action, delay, outcome)
+        retry_cost = paid or retry_cost
+        if action == "return" and consume is not None:
+            assert response is not None
+            unreadable = _consume(call, consume, response)
+            if unreadable is not None:
+                outcome, action = unreadable, "fail"
         # A rule that allows re-sending non-idempotent requests is the user saying a repeat is harmless.
         allowed_repeat = decision.rule.retry_non_idempotent
         outcome_unknown = action == "fail" and unanswered and not (repeatable or allowed_repeat)
@@ -383,6 +511,7 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             created_at=started_at,
         )
         if action == "return":
+            core.retry_budgets.succeeded(provider.name, retry_cost)
             yield from _health(call, outcome, None)
             assert response is not None
             return response
@@ -406,9 +535,11 @@ def send_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse]:
             yield Sleep(delay)
             continue
         # fail
-        # Retrying later can help after retries or a wait ran out; not after a refusal or a dead credential,
-        # nor when the provider may have processed a write that is not safe to repeat.
-        retryable = decision.action in (ResponseAction.RETRY, ResponseAction.WAIT_AND_RETRY)
+        # Retrying later can help after retries or a wait ran out; not after a refusal, a dead credential
+        # or a body over the size cap, nor when the provider may have processed a write not safe to repeat.
+        retryable = decision.action in (ResponseAction.RETRY, ResponseAction.WAIT_AND_RETRY) and not isinstance(
+            result, ResponseTooLarge
+        )
         if (sent and not (idempotent or allowed_repeat)) or outcome_unknown:
             retryable = False
         error = _error_from(
@@ -479,25 +610,57 @@ def _expiring(credentials: Credentials, skew: float, provider: Provider) -> bool
     return credentials.expires_at - timedelta(seconds=margin) <= datetime.now(UTC)
 
 
+class _AdapterStep(Generic[T]):
+    """Feeds one response to an adapter's generator and keeps what it answered.
+
+    A body the adapter cannot read propagates (``send_flow`` makes it a logged
+    failure); anything else the adapter raises is kept and re-raised after the
+    response was logged as the success it was.
+    """
+
+    def __init__(self, flow: Generator[ProviderRequest, ProviderResponse, T]) -> None:
+        self.flow = flow
+        self.next: ProviderRequest | None = None
+        self.done = False
+        self.value: T | None = None
+        self.error: Exception | None = None
+
+    def feed(self, response: ProviderResponse) -> None:
+        self.next, self.error = None, None
+        # Pause the cyclic GC while the adapter maps the page (see gc_paused).
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            self.next = self.flow.send(response)
+        except StopIteration as stop:
+            self.done, self.value = True, stop.value
+        except _UNREADABLE:
+            raise
+        except Exception as exc:
+            self.error = exc
+        finally:
+            if paused:
+                gc.enable()
+
+
 def operation_flow(call: Call, adapter_flow: Generator[ProviderRequest, ProviderResponse, T]) -> Flow[T | None]:
     """Drive an adapter's operation: each request it yields goes through :func:`send_flow`."""
+    step = _AdapterStep(adapter_flow)
     try:
         preq = next(adapter_flow)
         while True:
             try:
-                response = yield from send_flow(call, preq)
+                yield from send_flow(call, preq, step.feed)
             except (UnifiedError, TreatedAsSuccess) as exc:
                 preq = adapter_flow.throw(exc)
-            else:
-                # Pause the cyclic GC while the adapter maps the page (see gc_paused).
-                paused = gc.isenabled()
-                if paused:
-                    gc.disable()
-                try:
-                    preq = adapter_flow.send(response)
-                finally:
-                    if paused:
-                        gc.enable()
+                continue
+            if step.error is not None:
+                raise step.error
+            if step.done:
+                return step.value
+            assert step.next is not None
+            preq = step.next
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except TreatedAsSuccess:

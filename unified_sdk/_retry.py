@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -10,32 +11,45 @@ from email.utils import parsedate_to_datetime
 #: The longest we ever wait for one retry, whatever the provider asks.
 MAX_RETRY_DELAY = 60.0
 
+#: A Retry-After beyond this (a day: the longest quota window providers use) is nonsense, not advice.
+MAX_RETRY_AFTER = 86_400.0
+
+
+def _seconds(value: float) -> float | None:
+    """``value`` if it is a usable wait; ``None`` (use the normal backoff) for nan, inf, negative or huge."""
+    if not math.isfinite(value) or value < 0 or value > MAX_RETRY_AFTER:
+        return None
+    return value
+
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``.
 
-    Returns ``None`` when absent or unreadable; never negative.
+    Returns ``None`` when absent or unusable (garbage, nan, inf, negative, more than a day),
+    so the caller falls back to its normal backoff; an HTTP-date in the past means "now" (0).
     """
     ms = headers.get("retry-after-ms")
     if ms is not None:
         try:
-            return max(float(ms) / 1000.0, 0.0)
+            found = _seconds(float(ms) / 1000.0)
         except ValueError:
-            pass
+            found = None
+        if found is not None:
+            return found
     value = headers.get("retry-after")
     if value is None:
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        return _seconds(float(value))
     except ValueError:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        current = time.time() if now is None else now
+        return _seconds(max(when.timestamp() - current, 0.0))
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    current = time.time() if now is None else now
-    return max(when.timestamp() - current, 0.0)
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 8.0, rand: float | None = None) -> float:
@@ -57,8 +71,8 @@ def retry_delay(
     max_delay: float = MAX_RETRY_DELAY,
     rand: float | None = None,
 ) -> float:
-    """The wait before retry ``attempt``: the provider's Retry-After if given, else backoff; capped."""
-    if retry_after is not None:
+    """The wait before retry ``attempt``: the provider's Retry-After if usable, else backoff; capped."""
+    if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
         return min(retry_after, max_delay)
     return min(backoff_delay(attempt, base=base, cap=cap, rand=rand), max_delay)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,6 +140,7 @@ def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return max(float(value), 0.0)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return max(number, 0.0) if math.isfinite(number) else None
