@@ -4,8 +4,9 @@ Every provider plugin ships a fake of its provider built on these, so tests and
 app developers drive any fake alike (see DESIGN.md, "Plugin contract").
 Requires the ``testing`` extra (uvicorn, starlette).
 
-For tests against any fake: :func:`sqlite_client` (a client on a SQLite file) and
-:func:`authorize` (an OAuth connection through the whole flow, consent included).
+For tests against any fake: :func:`sqlite_client` (a client on a SQLite file),
+:func:`authorize` (an OAuth connection through the whole flow, consent included) and
+the conformance checks :func:`check_hostile_ids_refused` and :func:`check_exact_paging`.
 """
 
 from unified_sdk.testing._clients import (
@@ -27,6 +28,7 @@ from unified_sdk.testing._oauth import (
     oauth_routes,
     pkce_challenge,
 )
+from unified_sdk.testing._paging import PagingFake, PagingReport, check_exact_paging
 from unified_sdk.testing._server import LocalServer, run_forever
 
 __all__ = [
@@ -40,10 +42,13 @@ __all__ = [
     "OAuthClient",
     "OAuthError",
     "OAuthFake",
+    "PagingFake",
+    "PagingReport",
     "TokenInfo",
     "TokenStatus",
     "authorize",
     "authorize_async",
+    "check_exact_paging",
     "check_hostile_ids_refused",
     "configure_integration",
     "oauth_routes",
