@@ -5,7 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Generic, TypeVar
 
+from unified_sdk.errors import ValidationError
+
 T = TypeVar("T")
+
+
+def check_page_size(limit: object, maximum: int) -> None:
+    """Refuse a page ``limit`` that is not a whole number from 1 to ``maximum`` (``None``: the default)."""
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise ValidationError(
+            f"limit must be a whole number from 1 to {maximum}, got {limit!r}",
+            hint=f"pass limit between 1 and {maximum} (this provider's largest page), or leave it out; "
+            "nothing was sent",
+            details={"fields": ["limit"], "maximum": maximum},
+        )
 
 
 class Page(Generic[T]):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from unified_sdk._pagination import AsyncPage, Page
+from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
 from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow, request_flow
 from unified_sdk.errors import ConfigurationError, NotFoundError, NotSupportedError, ProviderError, ValidationError
@@ -51,7 +51,11 @@ class ResourceFlows(Generic[M]):
         return (yield from operation_flow(call, make(adapter, call)))
 
     def list(self, connection_id: str, query: ListQuery) -> Flow[ListResult[M]]:
-        result = yield from self._run(connection_id, "list", lambda a, c: a.list(c.ctx, query))
+        def make(adapter: Any, call: Call) -> Any:
+            checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
+            return adapter.list(call.ctx, query)
+
+        result = yield from self._run(connection_id, "list", make)
         return result if result is not None else ListResult([], None)
 
     def get(self, connection_id: str, id: str) -> Flow[M]:

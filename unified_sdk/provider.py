@@ -294,6 +294,12 @@ class ReadOnlyAdapter(Generic[M]):
     id_pattern: ClassVar[str | None] = None
     """A regular expression every record id of this resource fully matches (e.g. ``r"[0-9]+"``);
     ``None`` accepts any id that is safe as a path segment."""
+    max_page_size: ClassVar[int] = 100
+    """The largest ``limit`` one page of :meth:`list` may ask for (the provider's maximum page size).
+
+    The core refuses a ``limit`` outside ``1..max_page_size`` with
+    :class:`~unified_sdk.errors.ValidationError` before the adapter runs, so
+    :meth:`list` never has to clamp it."""
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider

@@ -6,7 +6,8 @@ Requires the ``testing`` extra (uvicorn, starlette).
 
 For tests against any fake: :func:`sqlite_client` (a client on a SQLite file),
 :func:`authorize` (an OAuth connection through the whole flow, consent included) and
-:class:`LossyProxy` (a proxy that lets the server process a request, then loses its answer).
+:class:`LossyProxy` (a proxy that lets the server process a request, then loses its answer);
+the conformance checks :func:`check_hostile_ids_refused` and :func:`check_exact_paging`.
 """
 
 from unified_sdk.testing._clients import (
@@ -28,6 +29,7 @@ from unified_sdk.testing._oauth import (
     oauth_routes,
     pkce_challenge,
 )
+from unified_sdk.testing._paging import PagingFake, PagingReport, check_exact_paging
 from unified_sdk.testing._proxy import LossyProxy, ProxiedRequest
 from unified_sdk.testing._server import LocalServer, run_forever
 
@@ -43,11 +45,14 @@ __all__ = [
     "OAuthClient",
     "OAuthError",
     "OAuthFake",
+    "PagingFake",
+    "PagingReport",
     "ProxiedRequest",
     "TokenInfo",
     "TokenStatus",
     "authorize",
     "authorize_async",
+    "check_exact_paging",
     "check_hostile_ids_refused",
     "configure_integration",
     "oauth_routes",

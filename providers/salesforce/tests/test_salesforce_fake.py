@@ -108,6 +108,35 @@ def test_batch_size_and_locators(sf: FakeSalesforce, token: str) -> None:
     assert _get(sf, V + "/query/01gXXXXXXXXXXXX-2000", token).status_code == 400
 
 
+def test_each_user_keeps_only_the_newest_open_locators(sf: FakeSalesforce, token: str) -> None:
+    sf.seed(deals=450)
+    other_user = next(u for u in sf.org.user_ids() if u != sf.admin_id)
+    other_token = sf.session_token(user_id=other_user)
+    options = {"Sforce-Query-Options": "batchSize=200"}
+    theirs = _query(sf, other_token, "SELECT Id FROM Opportunity", headers=options).json()["nextRecordsUrl"]
+    mine = [
+        _query(sf, token, "SELECT Id FROM Opportunity", headers=options).json()["nextRecordsUrl"]
+        for _ in range(sf.org.max_open_locators + 1)
+    ]
+    # Opening one more than the user may keep open drops that user's oldest; other users keep theirs.
+    assert _get(sf, mine[0], token).json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    for locator in mine[1:]:
+        assert len(_get(sf, locator, token).json()["records"]) == 200
+    # A locator belongs to the user who opened it.
+    assert _get(sf, theirs, token).json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    assert len(_get(sf, theirs, other_token).json()["records"]) == 200
+
+
+def test_clear_removes_the_crm_records_only(sf: FakeSalesforce, token: str) -> None:
+    made = sf.seed(deals=3, contacts=2, companies=1)
+    sf.clear()
+    for sobject in ("Opportunity", "Contact", "Account"):
+        assert _query(sf, token, f"SELECT Id FROM {sobject}").json()["totalSize"] == 0
+    assert _query(sf, token, "SELECT Id FROM User").json()["totalSize"] == 5
+    again = sf.seed(deals=1)
+    assert again["Opportunity"][0] > made["Opportunity"][-1]  # ids are not reused
+
+
 def test_limit_info_and_daily_allocation(sf: FakeSalesforce, token: str) -> None:
     sf.daily_limit = 3
     sf.api_usage = 0

@@ -1,14 +1,18 @@
-"""Listing through SOQL and query locators, over real HTTP to the local Salesforce."""
+"""Listing through SOQL keyset pages (``Id > :last ORDER BY Id LIMIT n``), over real HTTP to the local Salesforce."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
+import httpx2
+import pytest
 from sf_testkit import connect, new_client
 from unified_sdk_salesforce.fake import SEED_EPOCH, FakeSalesforce
 
 from unified_sdk import Client, Connection
+from unified_sdk.errors import ValidationError
 
 
 def _api_calls(client: Client, conn: Connection) -> list[str]:
@@ -17,36 +21,94 @@ def _api_calls(client: Client, conn: Connection) -> list[str]:
     ]
 
 
+def _sent(sf: FakeSalesforce, before: int) -> list[str]:
+    return [path for method, path in sf.received_requests[before:] if path.startswith("/services/data/")]
+
+
 def test_ten_thousand_opportunities_every_id_once(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
     made = sf.seed(deals=10_000, companies=5)
-    before = len(_api_calls(client, conn))
+    before = len(sf.received_requests)
     page = client.crm.deals.list(connection_id=conn.id)
     ids = [deal.id for deal in page]
-    assert len(ids) == 10_000
-    assert set(ids) == set(made["Opportunity"])
-    calls = _api_calls(client, conn)[before:]
-    # One describe, the query, then four query locators of 2,000 records each.
-    assert sum("/describe" in u for u in calls) == 1
-    assert sum("/query?" in u for u in calls) == 1
-    locators = [u for u in calls if "/query/01g" in u]
-    assert [u.rsplit("-", 1)[1] for u in locators] == ["2000", "4000", "6000", "8000"]
+    assert ids == sorted(made["Opportunity"])
+    sent = _sent(sf, before)
+    # One describe, then one query per 2,000 records (the fifth page is full, so a sixth, empty one
+    # confirms the end); no query locator is ever read.
+    assert sum("/describe" in u for u in sent) == 1
+    assert sum("/query?" in u for u in sent) == 6
+    assert not [u for u in sent if "/query/" in u]
+    assert [q.endswith("ORDER BY Id LIMIT 2000") for q in sf.queries] == [True] * 6
 
 
-def test_small_pages_follow_the_same_locators(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
-    made = sf.seed(deals=450)
+def test_small_limits_walk_every_record_without_query_locators(
+    client: Client, sf: FakeSalesforce, conn: Connection
+) -> None:
+    # The issue: 1,000 opportunities with limit=100 gave 900 and then INVALID_QUERY_LOCATOR, because the
+    # adapter came back to a locator that Salesforce closes once its last batch is read.
+    made = sf.seed(deals=1000)
+    before = len(sf.received_requests)
     pages = list(client.crm.deals.list(connection_id=conn.id, limit=100).iter_pages())
-    sizes = [len(p.data) for p in pages]
-    ids = [str(d.id) for p in pages for d in p.data]
-    assert sizes == [100, 100, 100, 100, 50]
-    assert sorted(ids) == sorted(made["Opportunity"])
+    assert [len(p.data) for p in pages] == [100] * 10
+    assert [d.id for p in pages for d in p.data] == sorted(made["Opportunity"])
+    sent = _sent(sf, before)
+    assert sum("/query?" in u for u in sent) == 10 and not [u for u in sent if "/query/" in u]
+    assert sf.queries[1].endswith(f"WHERE Id > '{pages[0].data[-1].id}' ORDER BY Id LIMIT 101")
 
 
-def test_limit_between_batch_bounds_is_the_batch_size(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
+def test_listing_survives_other_listings_by_the_same_user(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
+    made = sf.seed(deals=450)
+    page = client.crm.deals.list(connection_id=conn.id, limit=150)
+    # Meanwhile the same user opens as many query locators as Salesforce keeps open for one user.
+    token = sf.session_token()
+    others = []
+    for _ in range(sf.org.max_open_locators):
+        response = httpx2.get(
+            sf.url + "/services/data/v62.0/query",
+            params={"q": "SELECT Id FROM Opportunity"},
+            headers={"Authorization": f"Bearer {token}", "Sforce-Query-Options": "batchSize=200"},
+        )
+        others.append(response.json()["nextRecordsUrl"])
+    ids = [d.id for d in page]
+    assert ids == sorted(made["Opportunity"])
+    # The listing opened no locator of its own, so every other listing's locator is still open.
+    for locator in others:
+        response = httpx2.get(sf.url + locator, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+
+
+def test_limit_up_to_the_largest_batch_is_one_page(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
     sf.seed(deals=700)
     first = client.crm.deals.list(connection_id=conn.id, limit=300)
     assert len(first.data) == 300
-    assert first.next_cursor is not None and "/query/01g" in first.next_cursor
+    assert first.next_cursor is not None and "/query" not in first.next_cursor
     assert [d.id for d in first] == [d.id for d in client.crm.deals.list(connection_id=conn.id)]
+    assert len(client.crm.deals.list(connection_id=conn.id, limit=2000).data) == 700
+    before = len(sf.received_requests)
+    for limit in (0, -5, 2001):
+        with pytest.raises(ValidationError) as caught:
+            client.crm.deals.list(connection_id=conn.id, limit=limit)
+        assert caught.value.details["fields"] == ["limit"] and caught.value.details["maximum"] == 2000
+    assert sf.received_requests[before:] == []
+
+
+def test_cursors_are_checked_before_sending(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
+    sf.seed(deals=5, contacts=5, companies=1)
+    deals = client.crm.deals.list(connection_id=conn.id, limit=2)
+    assert deals.next_cursor is not None
+    before = len(sf.received_requests)
+    forged = base64.urlsafe_b64encode(b'{"o":"Opportunity","after":"x\' OR Name != \'"}').decode()
+    for cursor in (
+        "/services/data/v62.0/query/01g8c0000000001-200",
+        "k1." + forged,
+        "k1.not-base64!",
+        deals.next_cursor + "x",
+    ):
+        with pytest.raises(ValidationError) as caught:
+            client.crm.deals.list(connection_id=conn.id, cursor=cursor)
+        assert caught.value.details["fields"] == ["cursor"]
+    with pytest.raises(ValidationError):  # a deals cursor is not a contacts cursor
+        client.crm.contacts.list(connection_id=conn.id, cursor=deals.next_cursor)
+    assert sf.received_requests[before:] == []
 
 
 def test_updated_after_filters_on_last_modified_date(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
@@ -62,6 +124,21 @@ def test_updated_after_filters_on_last_modified_date(client: Client, sf: FakeSal
     after_last_seed = sf.record("Opportunity", newest)["LastModifiedDate"]  # type: ignore[index]
     changed = client.crm.deals.list(connection_id=conn.id, updated_after=after_last_seed)
     assert [d.id for d in changed] == [made[0]]
+
+
+def test_updated_after_and_filters_combine_with_the_keyset(
+    client: Client, sf: FakeSalesforce, conn: Connection
+) -> None:
+    made = sf.seed(deals=40)["Opportunity"]
+    cutoff = SEED_EPOCH + timedelta(minutes=9, seconds=30)  # deals 11..40
+    pages = list(
+        client.crm.deals.list(connection_id=conn.id, updated_after=cutoff, limit=4, Region__c="EMEA").iter_pages()
+    )
+    # Seeded deal n has region n % 4 (AMER, EMEA, …): EMEA are n = 1, 5, 9, …; after the cutoff, 13..37.
+    assert [d.id for p in pages for d in p.data] == [made[n - 1] for n in range(13, 41, 4)]
+    assert [len(p.data) for p in pages] == [4, 3]
+    keyset = f"Id > '{pages[0].data[-1].id}'"
+    assert f"WHERE LastModifiedDate > 2024-01-01T00:09:30Z AND Region__c = 'EMEA' AND {keyset}" in sf.queries[-1]
 
 
 def test_session_expiring_mid_listing_refreshes_once(client: Client, sf: FakeSalesforce, conn: Connection) -> None:

@@ -54,6 +54,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
     """CRUD and listing for one CRM v3 object type; subclasses define the mapping."""
 
     id_pattern = r"[0-9]+"
+    max_page_size = LIST_LIMIT
     object_type: ClassVar[str]
     """HubSpot's object type in paths: ``deals``, ``contacts``, ``companies``."""
     properties: ClassVar[tuple[str, ...]]

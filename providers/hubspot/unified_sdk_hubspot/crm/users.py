@@ -41,6 +41,7 @@ class UsersAdapter(ReadOnlyAdapter[User]):
     """``crm.users``: active HubSpot owners; ``id`` is the owner id used by ``user_id`` on records."""
 
     id_pattern = r"[0-9]+"
+    max_page_size = 500  # the owners endpoint's largest page
 
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[User]]:
         params: dict[str, Any] = {"limit": min(query.limit or 100, 500), "archived": "false"}

@@ -118,6 +118,10 @@ class FakeHubSpot(LocalServer):
         """Add generated deals, contacts and companies (deals associated with the others)."""
         self.store.seed(deals=deals, contacts=contacts, companies=companies)
 
+    def clear(self) -> None:
+        """Remove every deal, contact and company; owners, pipelines, properties and tokens stay."""
+        self.store.clear()
+
     def approve(self, authorization_url: str, *, deny: bool = False, grant_optional: bool = True) -> str:
         """Consent to ``authorization_url`` as the installing user; returns the redirect (callback) URL.
 

@@ -362,6 +362,13 @@ class Store:
                 i += 1
             return found, (order[i] if i < len(order) else None)
 
+    def clear(self) -> None:
+        """Remove every deal, contact and company (ids are not reused)."""
+        with self.lock:
+            for object_type in OBJECT_TYPES:
+                self.records[object_type] = {}
+                self.order[object_type] = []
+
     def live(self, object_type: str) -> list[Record]:
         with self.lock:
             records = self.records[object_type]

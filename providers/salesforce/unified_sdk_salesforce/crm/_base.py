@@ -1,8 +1,20 @@
-"""What every Salesforce object adapter shares: SOQL listing with query locators, sobjects CRUD,
-describe-driven field selection, value conversion and custom fields as ``metadata``."""
+"""What every Salesforce object adapter shares: SOQL keyset listing, sobjects CRUD,
+describe-driven field selection, value conversion and custom fields as ``metadata``.
+
+Listing pages by keyset, never by query locator: each page is its own query,
+``… WHERE <filters> AND Id > :last ORDER BY Id LIMIT n``. A query locator is
+closed once its last batch is read, and Salesforce keeps only about ten open
+per user (opening more drops the oldest), so a listing that came back to a
+locator lost records or failed with ``INVALID_QUERY_LOCATOR`` whenever the
+caller's page ended inside a batch or other listings ran for the same user.
+A keyset page asks for at most one batch, so no locator is opened.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 import threading
 import time
@@ -10,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from unified_sdk.errors import NotFoundError, PermissionDeniedError, ValidationError
 from unified_sdk.models import Address, Metadata, construct
@@ -32,14 +43,15 @@ from unified_sdk_salesforce._provider import api_version
 M = TypeVar("M")
 T = TypeVar("T")
 
-#: Salesforce's documented bounds for ``Sforce-Query-Options: batchSize``.
+#: Salesforce's documented bounds for ``Sforce-Query-Options: batchSize``; the largest page is one batch.
 MIN_BATCH, MAX_BATCH = 200, 2000
 #: How long a describe result (the object's visible fields) is reused.
 DESCRIBE_TTL = 3600.0
 
 RECORD_ID = r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"
 """A Salesforce record id: 15 (case-sensitive) or 18 (case-safe) letters and digits."""
-_CURSOR_PATH = re.compile(r"^/services/data/v\d+\.\d/query(?:All)?(?:/[A-Za-z0-9]+-\d+)?$")
+_RECORD_ID = re.compile(RECORD_ID)
+_CURSOR_PREFIX = "k1."
 
 
 # -- value conversion -------------------------------------------------------------------------------
@@ -160,30 +172,37 @@ def unsupported(sobject: str, names: Sequence[str]) -> ValidationError:
 
 
 # -- cursors ----------------------------------------------------------------------------------------
-def encode_cursor(path: str, params: Mapping[str, str] | None, skip: int) -> str:
-    """A cursor: the next batch's URL path (``nextRecordsUrl``), plus ``#n`` to skip records already returned."""
-    url = path + ("?" + urlencode(params) if params else "")
-    return f"{url}#{skip}" if skip else url
+def encode_cursor(sobject: str, last_id: str) -> str:
+    """An opaque cursor: the listing continues after record ``last_id`` of ``sobject`` (in ``Id`` order)."""
+    raw = json.dumps({"o": sobject, "after": last_id}, separators=(",", ":")).encode()
+    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[str, dict[str, str] | None, int]:
-    url, _, skip_text = cursor.partition("#")
-    parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not _CURSOR_PATH.match(parts.path) or (skip_text and not skip_text.isdigit()):
+def decode_cursor(cursor: str, sobject: str) -> str:
+    """The record id a cursor of ``sobject``'s listing continues after; ``ValidationError`` for anything else."""
+    try:
+        if not cursor.startswith(_CURSOR_PREFIX):
+            raise ValueError(cursor)
+        raw = cursor[len(_CURSOR_PREFIX) :]
+        state = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        last = state["after"]
+        if state["o"] != sobject or not isinstance(last, str) or not _RECORD_ID.fullmatch(last):
+            raise ValueError(cursor)
+    except (ValueError, KeyError, TypeError, binascii.Error):
         raise ValidationError(
-            "not a Salesforce list cursor",
+            f"not a cursor of a Salesforce {sobject} list",
             provider="salesforce",
-            hint="pass the next_cursor of a previous page unchanged; nothing was sent",
+            hint="pass the next_cursor of a previous page of the same list unchanged; nothing was sent",
             details={"fields": ["cursor"]},
-        )
-    params = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
-    return parts.path, params, int(skip_text or 0)
+        ) from None
+    return last
 
 
 class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
     """A unified resource over one sObject. Subclasses give the object, fields and conversions."""
 
     id_pattern = RECORD_ID
+    max_page_size = MAX_BATCH
     sobject: ClassVar[str]
     fields: ClassVar[tuple[str, ...]]
     """Standard fields to select when the org has them (describe decides)."""
@@ -262,31 +281,31 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
 
     # -- operations
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
-        limit = query.limit if query.limit and query.limit > 0 else None
-        if query.cursor:
-            path, params, skip = decode_cursor(query.cursor)
-        else:
-            version = api_version(ctx.config)
-            extra = [_checked_field(f) for f in query.fields or ()]
-            selected = yield from self._select(ctx, version)
-            soql = _soql.select(self.sobject, [*selected, *extra], conditions=self._conditions(query), order_by=("Id",))
-            path, params, skip = f"/services/data/{version}/query", {"q": soql}, 0
-        batch = min(max(limit or MAX_BATCH, MIN_BATCH), MAX_BATCH)
+        """One page in ``Id`` order: a query of its own, continuing after the cursor's record."""
+        after = decode_cursor(query.cursor, self.sobject) if query.cursor else None
+        extra = [_checked_field(f) for f in query.fields or ()]
+        limit = query.limit or MAX_BATCH
+        # One record more than the page shows whether another page follows, as long as it fits in one batch.
+        ask = limit + 1 if limit < MAX_BATCH else limit
+        conditions = self._conditions(query)
+        if after is not None:
+            conditions.append(_soql.where("Id", ">", after))
+        version = api_version(ctx.config)
+        selected = yield from self._select(ctx, version)
+        soql = _soql.select(self.sobject, ["Id", *selected, *extra], conditions=conditions, order_by=("Id",), limit=ask)
         response = yield ProviderRequest(
-            "GET", path, params=params, headers={"Sforce-Query-Options": f"batchSize={batch}"}
+            "GET",
+            f"/services/data/{version}/query",
+            params={"q": soql},
+            headers={"Sforce-Query-Options": f"batchSize={min(max(ask, MIN_BATCH), MAX_BATCH)}"},
         )
         body = response.json()
         records: list[dict[str, Any]] = body["records"]
-        page = records[skip : skip + limit] if limit is not None else records[skip:]
-        used = skip + len(page)
-        next_cursor: str | None
-        if used < len(records):
-            # The batch holds more than the caller asked for: come back to the same batch.
-            next_cursor = encode_cursor(path, params, used)
-        elif not body.get("done", True) and body.get("nextRecordsUrl"):
-            next_cursor = str(body["nextRecordsUrl"])
-        else:
-            next_cursor = None
+        page = records[:limit]
+        # Salesforce may send a smaller first batch than asked for (done is then false): the rest of the
+        # query is read by the next keyset page, never through the locator.
+        more = len(records) > limit or (ask == limit == len(page)) or not body.get("done", True)
+        next_cursor = encode_cursor(self.sobject, str(page[-1]["Id"])) if more and page else None
         convert = self.to_model
         return ListResult([convert(r) for r in page], next_cursor)
 

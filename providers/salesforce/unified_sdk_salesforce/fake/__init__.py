@@ -234,6 +234,10 @@ class FakeSalesforce(LocalServer):
         """
         return self.org.seed(deals=deals, contacts=contacts, companies=companies)
 
+    def clear(self) -> None:
+        """Remove every deal, contact and company (Opportunity, Contact, Account); users, stages and sessions stay."""
+        self.org.clear()
+
     def approve(self, authorization_url: str, *, deny: bool = False, user_id: str | None = None) -> str:
         """Log in and press *Allow* (or *Deny*) as a user would; return the callback URL, not followed."""
         return self.auth.approve(authorization_url, deny=deny, subject=user_id)

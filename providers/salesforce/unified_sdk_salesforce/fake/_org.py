@@ -275,6 +275,14 @@ class Org:
                 self.seeded[name] = self.seeded.get(name, 0) + len(ids)
             return made
 
+    def clear(self) -> None:
+        """Delete every Account, Contact and Opportunity and close every query locator (ids are not reused)."""
+        with self.lock:
+            for name in ("Opportunity", "Contact", "Account"):
+                self.records[name].clear()
+            self.seeded.clear()
+            self.locators.clear()
+
     # -- queries ------------------------------------------------------------------------------------
     def resolve(self, name: str, record_id: str) -> dict[str, Any] | None:
         table = self.records.get(name, {})

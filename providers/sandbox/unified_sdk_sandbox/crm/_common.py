@@ -183,6 +183,7 @@ class SandboxObjectAdapter(CrmObjectAdapter[M]):
     """CRUD over ``/v1/<path>`` with a record converter and a write-body builder per resource."""
 
     path: ClassVar[str]
+    max_page_size = MAX_PAGE
 
     def to_model(self, record: dict[str, Any]) -> M:
         """One sandbox record as the unified model."""

@@ -301,6 +301,22 @@ class SandboxData:
             for _ in range(deals):
                 self.deals.add(self._seed_deal(rng, user_ids, company_ids, contact_ids))
 
+    def add(self, *, deals: int = 0, contacts: int = 0, companies: int = 0) -> None:
+        """Add freshly seeded records to the data set (:meth:`generate` replaces it)."""
+        if min(deals, contacts, companies) < 0:
+            raise ValueError("counts must be >= 0")
+        with self.lock:
+            rng = self._rng
+            user_ids = list(self.users)
+            for _ in range(companies):
+                self.companies.add(self._seed_company(rng, user_ids))
+            company_ids = list(self.companies.records)
+            for _ in range(contacts):
+                self.contacts.add(self._seed_contact(rng, user_ids, company_ids))
+            contact_ids = list(self.contacts.records)
+            for _ in range(deals):
+                self.deals.add(self._seed_deal(rng, user_ids, company_ids, contact_ids))
+
     def new_id(self, prefix: str) -> str:
         alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
         with self.lock:

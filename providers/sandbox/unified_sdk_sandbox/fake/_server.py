@@ -185,6 +185,14 @@ class SandboxServer(LocalServer):
             seed=seed,
         )
 
+    def add(self, *, deals: int = 0, contacts: int = 0, companies: int = 0) -> None:
+        """Add generated records to the current data set (:meth:`seed` replaces it)."""
+        self.data.add(deals=deals, contacts=contacts, companies=companies)
+
+    def clear(self) -> None:
+        """Remove every deal, contact and company; users, pipelines and tokens stay."""
+        self.data.generate(deals=0, contacts=0, companies=0)
+
     def approve(self, authorization_url: str, grant_scopes: Iterable[str] | None = None, *, deny: bool = False) -> str:
         """Consent to an authorization URL as the user would; return the callback URL (not followed)."""
         return self.oauth.approve(authorization_url, grant_scopes, deny=deny)
