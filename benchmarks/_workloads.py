@@ -145,7 +145,7 @@ def phases(url: str, api_key: str, workdir: str) -> dict[str, float]:
             if not cursor:
                 break
     out["raw_listing_loop"] = cpu() - c0
-    adapter = client._core.provider_for("sandbox").adapter("crm.deals")  # the registry needs no open client
+    adapter = client._runtime.provider_for("sandbox").adapter("crm.deals")  # the registry needs no open client
     assert adapter is not None
     ctx = OperationContext(conn.id, "sandbox", {"base_url": url}, "crm.deals.list")
     c0 = cpu()

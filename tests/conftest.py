@@ -10,6 +10,7 @@ import pytest
 from tests.toy.server import ToyServer
 from tests.toy.toy_plugin import ToyProvider
 from unified_sdk import Client
+from unified_sdk.testing import set_jitter
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def toy_server() -> Iterator[ToyServer]:
 @pytest.fixture
 def toy_client(db_url: str) -> Iterator[Client]:
     client = Client(database_url=db_url, providers={"toy": ToyProvider}, timeout=2.0)
-    client._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(client, lambda: 0.0)
     yield client
     client.close()
 

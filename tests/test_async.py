@@ -10,12 +10,13 @@ from tests.toy.server import ToyServer
 from tests.toy.toy_plugin import ToyProvider
 from unified_sdk import AsyncClient, Health
 from unified_sdk.errors import NotSupportedError, ProviderError, ProviderTimeoutError
+from unified_sdk.testing import set_jitter
 
 
 @pytest.fixture
 async def aclient(db_url: str) -> AsyncIterator[AsyncClient]:
     client = AsyncClient(database_url=db_url, providers={"toy": ToyProvider}, timeout=1.0)
-    client._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(client, lambda: 0.0)
     yield client
     await client.aclose()
 

@@ -191,7 +191,7 @@ async def test_async_calls_on_a_locked_database_return_and_keep_their_rows(tmp_p
 def test_reading_logs_while_the_database_stays_locked_is_a_clear_error(tmp_path: Path, fake: SandboxServer) -> None:
     db = tmp_path / "sdk.db"
     client = sqlite_client(tmp_path)
-    client._core.logs.flush_timeout = 1.0
+    client._runtime.logs.flush_timeout = 1.0
     conn = client.connections.create(provider="sandbox", credentials={"api_key": fake.api_key}, config=fake.config)
     with locked(db):
         client.crm.deals.list(connection_id=conn.id, limit=1)
@@ -244,7 +244,7 @@ def test_a_database_whose_directory_is_missing_names_the_cause(tmp_path: Path) -
 def test_rows_beyond_the_cap_are_counted_when_dropped_and_the_rest_kept(tmp_path: Path, fake: SandboxServer) -> None:
     db = tmp_path / "sdk.db"
     client = sqlite_client(tmp_path)
-    client._core.logs.max_pending = 5
+    client._runtime.logs.max_pending = 5
     conn = client.connections.create(provider="sandbox", credentials={"api_key": fake.api_key}, config=fake.config)
     with locked(db):
         for _ in range(8):

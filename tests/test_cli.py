@@ -20,6 +20,7 @@ from tests.toy.dist import plugin_site
 from tests.toy.server import ToyServer
 from unified_sdk import Client
 from unified_sdk.cli import app
+from unified_sdk.testing import set_jitter
 
 API_KEY = "tk_live_0123456789abcdef"
 
@@ -44,7 +45,7 @@ def server() -> Iterator[ToyServer]:
 @pytest.fixture
 def client(site: Path, db_url: str) -> Iterator[Client]:
     with Client(database_url=db_url, timeout=2.0) as c:
-        c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+        set_jitter(c, lambda: 0.0)
         yield c
 
 

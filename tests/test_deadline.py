@@ -16,6 +16,7 @@ from tests.toy.server import ToyServer
 from tests.toy.toy_plugin import ToyProvider
 from unified_sdk import AsyncClient, Client
 from unified_sdk.errors import ProviderError, ProviderTimeoutError
+from unified_sdk.testing import set_jitter
 
 TIMEOUT = 2.0
 BOUND = 3.5  # TIMEOUT + margin for a loaded machine; the unbounded code took 6 s and more
@@ -25,7 +26,7 @@ BODY = b'{"items": [], "after": null}'
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     c = Client(database_url=db_url, providers={"toy": ToyProvider}, timeout=TIMEOUT)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     c.close()
 
@@ -33,7 +34,7 @@ def client(db_url: str) -> Iterator[Client]:
 @pytest.fixture
 async def aclient(db_url: str) -> AsyncIterator[AsyncClient]:
     c = AsyncClient(database_url=db_url, providers={"toy": ToyProvider}, timeout=TIMEOUT)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     await c.aclose()
 

@@ -76,7 +76,7 @@ def test_a_wrong_key_is_refused_when_the_database_opens_and_nothing_is_written(d
             client.connections.create(provider="toy", credentials={"api_key": "second-secret"})
     assert [r.id for r in raw(url, "SELECT id FROM unified_connections")] == [cid]
     with Client(database_url=url, secret_key=right, providers=PROVIDERS) as client:
-        assert client._core.connections_store.record(cid).credentials.api_key == "first-secret"
+        assert client._runtime.connections_store.record(cid).credentials.api_key == "first-secret"
 
 
 def test_a_wrong_key_from_the_environment_names_the_variable(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,12 +131,12 @@ def test_a_database_of_the_previous_release_still_opens(url: str) -> None:
     raw(url, "UPDATE unified_connections SET credentials = :c", c=legacy)
     raw(url, "DELETE FROM unified_meta")
     with Client(database_url=url, secret_key=key, providers=PROVIDERS) as client:
-        assert client._core.connections_store.record(cid).credentials.api_key == "old-secret"
+        assert client._runtime.connections_store.record(cid).credentials.api_key == "old-secret"
         assert client.keys.rotate().reencrypted == 1  # same key, but now bound to its row
     stored = raw(url, "SELECT credentials FROM unified_connections")[0][0]
     assert stored != legacy
     with Client(database_url=url, secret_key=key, providers=PROVIDERS) as client:
-        assert client._core.connections_store.record(cid).credentials.api_key == "old-secret"
+        assert client._runtime.connections_store.record(cid).credentials.api_key == "old-secret"
 
 
 # -- rotation ------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_rotation_reencrypts_every_secret_so_the_old_key_can_be_dropped(
     for token in _all_ciphertexts(url):
         Fernet(new).decrypt(token.encode())  # under the new key alone
     with Client(database_url=url, secret_key=new, providers=PROVIDERS) as client:
-        assert [client._core.connections_store.record(i).credentials.api_key for i in ids] == [
+        assert [client._runtime.connections_store.record(i).credentials.api_key for i in ids] == [
             "secret-0",
             "secret-1",
             "secret-2",
@@ -266,4 +266,4 @@ def test_the_default_key_file_rotates_with_the_new_key_on_its_first_line(
     assert result.exit_code == 0, result.output
     key_file.write_text(new)
     with Client(database_url=url, providers=PROVIDERS) as client:
-        assert client._core.connections_store.record(cid).credentials.api_key == "in-key-file"
+        assert client._runtime.connections_store.record(cid).credentials.api_key == "in-key-file"

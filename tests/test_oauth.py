@@ -15,6 +15,7 @@ from tests.test_oauth_refresh import age_token
 from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.toy_plugin import OAuthToyProvider
 from unified_sdk import AsyncClient, Client, Event, Health
+from unified_sdk._oauth import manager
 from unified_sdk.errors import AuthenticationError, AuthorizationError, ConfigurationError, PermissionDeniedError
 from unified_sdk.testing import authorize, configure_integration
 
@@ -91,7 +92,7 @@ def test_rejected_callbacks_never_reach_the_token_endpoint(client: Client, serve
     if case == "unknown":
         args: dict[str, str] = {"code": code, "state": "not-a-state-we-made"}
     elif case == "expired":
-        client._core.oauth.state_ttl = -1
+        manager(client._runtime).state_ttl = -1
         req = client.auth.authorization_url("oauthtoy", scopes=["crm_deal_read"])
         args = {"code": code, "state": req.state}
     elif case == "reused":
@@ -249,7 +250,7 @@ def test_no_secret_reaches_logs_errors_reprs_or_the_database(
     with pytest.raises(AuthenticationError) as info:
         client.crm.deals.list(connection_id=conn.id)
     secrets = [*server.auth._access, *server.auth._refresh, server.oauth_client_secret, code, req.state]
-    record = client._core.connections_store.record(conn.id)
+    record = client._runtime.connections_store.record(conn.id)
     secrets += record.credentials.secret_values()
     texts = [str(info.value), repr(info.value), repr(conn), repr(record.credentials), repr(req)]
     for log in client.logs.list(limit=1000):

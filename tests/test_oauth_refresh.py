@@ -22,6 +22,8 @@ from unified_sdk.testing import authorize
 pytest.importorskip("unified_sdk_sandbox.fake")
 from unified_sdk_sandbox.fake import SandboxServer
 
+from unified_sdk.testing import set_jitter
+
 TOKEN = "/oauth/token"
 
 
@@ -35,7 +37,7 @@ def server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     c = Client(database_url=db_url, timeout=1.0)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     c.close()
 
@@ -108,11 +110,11 @@ async def test_a_failing_token_endpoint_is_transient_for_the_async_client_too(
 
 def age_token(client: Client, cid: str, *, left: float) -> None:
     """Make the stored access token of ``cid`` an hour old with ``left`` seconds to live (as time would)."""
-    store = client._core.connections_store
+    store = client._runtime.connections_store
     creds = store.record(cid, fresh=True).credentials
     now = datetime.now(UTC)
     aged = replace(creds, issued_at=now - timedelta(hours=1), expires_at=now + timedelta(seconds=left))
-    client._core.store.update_connection(cid, {"credentials": store.encrypt_credentials(cid, aged)})
+    client._runtime.store.update_connection(cid, {"credentials": store.encrypt_credentials(cid, aged)})
     store.forget(cid)
 
 
@@ -243,7 +245,7 @@ def test_a_lease_lost_before_the_commit_keeps_the_new_tokens_without_overwriting
         # The rotated refresh token was stored although the lease was lost: it is the only live one.
         assert _row(db_url, cid)[2] == version + 1
         assert _row(db_url, cid)[0] == "intruder"  # the other holder's lease is left alone
-        client._core.connections_store.forget(cid)
+        client._runtime.connections_store.forget(cid)
         server.expire_access_tokens()
         engine = sa.create_engine(db_url)
         with engine.begin() as c:  # the intruder gives up; its commit would find a newer version

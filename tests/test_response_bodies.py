@@ -16,6 +16,7 @@ from tests.rawhttp import RawServer, respond
 from tests.toy.toy_plugin import ToyProvider
 from unified_sdk import AsyncClient, Client
 from unified_sdk.errors import ConfigurationError, ProviderError
+from unified_sdk.testing import set_jitter
 
 HTML = b"<!DOCTYPE html><html><body><h1>Down for maintenance</h1></body></html>"
 
@@ -23,7 +24,7 @@ HTML = b"<!DOCTYPE html><html><body><h1>Down for maintenance</h1></body></html>"
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     c = Client(database_url=db_url, providers={"toy": ToyProvider}, timeout=5.0)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     c.close()
 

@@ -14,6 +14,8 @@ from unified_sdk.errors import ProviderError
 pytest.importorskip("unified_sdk_sandbox.fake")
 from unified_sdk_sandbox.fake import SandboxServer
 
+from unified_sdk.testing import set_jitter
+
 
 class TestBucket:
     def test_retries_spend_until_the_bucket_cannot_pay(self) -> None:
@@ -54,7 +56,7 @@ class TestBucket:
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     c = Client(database_url=db_url, timeout=10.0)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     c.close()
 

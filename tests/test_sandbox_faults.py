@@ -13,6 +13,8 @@ from unified_sdk import errors as e
 pytest.importorskip("unified_sdk_sandbox.fake")
 from unified_sdk_sandbox.fake import SandboxServer
 
+from unified_sdk.testing import set_jitter
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
@@ -24,7 +26,7 @@ def server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     c = Client(database_url=db_url, timeout=1.0)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     c.close()
 

@@ -25,7 +25,7 @@ from unified_sdk._redact import REDACTED, redact_headers, redact_text, redact_ur
 from unified_sdk._storage import oauth_states
 from unified_sdk.errors import AuthenticationError, ValidationError
 from unified_sdk.provider import Credentials
-from unified_sdk.testing import authorize
+from unified_sdk.testing import authorize, set_jitter
 
 API_KEY = "sk_live_9f8e7d6c5b4a3210"
 
@@ -57,7 +57,7 @@ def test_api_key_never_leaks(toy_client: Client, toy_server: ToyServer, db_url: 
     toy_server.inject(status=401, body={"error": f"invalid key {API_KEY}"})
     with pytest.raises(AuthenticationError) as info:
         toy_client.crm.deals.list(connection_id=conn.id)
-    record = toy_client._core.connections_store.record(conn.id)
+    record = toy_client._runtime.connections_store.record(conn.id)
     texts = [str(info.value), repr(info.value), repr(conn), repr(record.credentials), repr(record)]
     texts += [str(info.value.provider_message)]
     for log in toy_client.logs.list(connection_id=conn.id):
@@ -86,7 +86,7 @@ def sandbox() -> Iterator[Any]:
 @pytest.fixture
 def client(db_url: str) -> Iterator[Client]:
     c = Client(database_url=db_url, timeout=2.0)
-    c._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(c, lambda: 0.0)
     yield c
     c.close()
 
@@ -265,15 +265,17 @@ def test_no_log_record_holds_a_secret(client: Client, sandbox: Any, captured: _C
     request = client.auth.authorization_url("sandbox", scopes=["crm_deal_read"])
     callback = sandbox.approve(request.url)
     canaries.append(parse_qs(urlsplit(callback).query)["code"][0])
-    with client._core.store.read() as c:
+    with client._runtime.store.read() as c:
         state_hash, payload = c.execute(sa.select(oauth_states.c.state_hash, oauth_states.c.payload)).one()
-    canaries.append(client._core.connections_store.box.decrypt(payload, bind=bind(OAUTH_STATE, state_hash))["verifier"])
+    canaries.append(
+        client._runtime.connections_store.box.decrypt(payload, bind=bind(OAUTH_STATE, state_hash))["verifier"]
+    )
     oauth_conn = client.auth.complete(callback)
-    first = client._core.connections_store.record(oauth_conn.id, fresh=True).credentials
+    first = client._runtime.connections_store.record(oauth_conn.id, fresh=True).credentials
     client.crm.deals.list(connection_id=oauth_conn.id, limit=1)
     sandbox.expire_access_tokens()
     client.crm.deals.list(connection_id=oauth_conn.id, limit=1)
-    second = client._core.connections_store.record(oauth_conn.id, fresh=True).credentials
+    second = client._runtime.connections_store.record(oauth_conn.id, fresh=True).credentials
     assert sandbox.token_requests == {"authorization_code": 1, "refresh_token": 1}
     client.connections.delete(oauth_conn.id)
     client.logs.list()
@@ -320,7 +322,7 @@ def test_plugin_built_oauth_requests_are_redacted_in_log_records(db_url: str, ca
         Client(database_url=db_url, providers={"queryintrospect": QueryIntrospectionToy}) as c,
     ):
         conn = authorize(c, server, "queryintrospect", ["crm_deal_read"], redirect_uri=server.redirect_uri)
-        token = c._core.connections_store.record(conn.id, fresh=True).credentials.access_token
+        token = c._runtime.connections_store.record(conn.id, fresh=True).credentials.access_token
     assert token and any(r.name == "httpx2" and "/oauth/introspect" in r.getMessage() for r in captured.records)
     assert _leaks(captured, [token]) == []
 

@@ -48,7 +48,7 @@ def test_connection_round_trip_with_credentials_encrypted(database: str) -> None
         assert [c.id for c in client.connections.list(external_id="c-1")] == [conn.id]
         updated = client.connections.update(conn.id, config={"y": 2}, credentials={"api_key": "sk_live_rotated999"})
         assert updated.config == {"x": 1, "y": 2}
-        assert client._core.connections_store.record(conn.id).credentials.api_key == "sk_live_rotated999"
+        assert client._runtime.connections_store.record(conn.id).credentials.api_key == "sk_live_rotated999"
         engine = sa.create_engine(database)
         with engine.connect() as c:
             stored = c.execute(sa.text("SELECT credentials FROM unified_connections")).scalar_one()
@@ -66,10 +66,10 @@ def test_a_wrong_key_is_a_clear_error_and_rotation_works(tmp_path: Path) -> None
         cid = client.connections.create(provider="toy", credentials={"api_key": "secret-value-1"}).id
     with Client(database_url=url, secret_key=new, providers={"toy": ToyProvider}) as client:
         with pytest.raises(StorageError) as info:
-            client._core.connections_store.record(cid)
+            client._runtime.connections_store.record(cid)
         assert "does not match this database" in str(info.value) and "rotate" in (info.value.hint or "")
     with Client(database_url=url, secret_key=[new, old], providers={"toy": ToyProvider}) as client:
-        assert client._core.connections_store.record(cid).credentials.api_key == "secret-value-1"
+        assert client._runtime.connections_store.record(cid).credentials.api_key == "secret-value-1"
     bad_key = Client(database_url=url, secret_key="not-a-key", providers={"toy": ToyProvider})
     with bad_key, pytest.raises(StorageError):
         bad_key.connections.create(provider="toy", credentials={"api_key": "x"})

@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from unified_sdk._actions import ActionRule, ResponseAction
     from unified_sdk._bookkeeping import BookkeepingStats
-    from unified_sdk._client import AsyncClient, Client, ProviderInfo
+    from unified_sdk._client import AsyncClient, Client
     from unified_sdk._connections import Connection
     from unified_sdk._events import Event, verify_webhook
     from unified_sdk._health import Health
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from unified_sdk._logs import CallLog
     from unified_sdk._outcome import Category, HealthSignal, Outcome
     from unified_sdk._pagination import AsyncPage, Page
+    from unified_sdk._providers_api import ProviderInfo
     from unified_sdk.errors import UnifiedError
 
 _EXPORTS: dict[str, str] = {
@@ -48,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "KeyRotation": "unified_sdk._keys",
     "Outcome": "unified_sdk._outcome",
     "Page": "unified_sdk._pagination",
-    "ProviderInfo": "unified_sdk._client",
+    "ProviderInfo": "unified_sdk._providers_api",
     "ResponseAction": "unified_sdk._actions",
     "UnifiedError": "unified_sdk.errors",
     "verify_webhook": "unified_sdk._events",

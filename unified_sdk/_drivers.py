@@ -9,7 +9,8 @@ cap bound the body as well as the wait for it.
 from __future__ import annotations
 
 import time
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx2
@@ -19,6 +20,23 @@ from unified_sdk._pipeline import Blocking, Flow, Send, Sleep
 from unified_sdk._redact import sending
 
 T = TypeVar("T")
+
+
+class SyncRunner(Protocol):
+    """Runs a flow to its result with blocking I/O (``Client``'s driver)."""
+
+    def __call__(self, flow: Flow[T], /) -> T: ...
+
+
+class AsyncRunner(Protocol):
+    """Runs a flow to its result on the event loop (``AsyncClient``'s driver)."""
+
+    def __call__(self, flow: Flow[T], /) -> Awaitable[T]: ...
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Run blocking ``fn`` in a worker thread, off the event loop."""
+    return await anyio.to_thread.run_sync(fn)
 
 
 def run_sync(flow: Flow[T], http: httpx2.Client) -> T:

@@ -46,7 +46,7 @@ from unified_sdk.errors import (
 from unified_sdk.provider import AuthType, Credentials, Provider, ProviderResponse
 
 if TYPE_CHECKING:
-    from unified_sdk._client import _Core
+    from unified_sdk._runtime import Runtime
 
 logger = logging.getLogger("unified_sdk.oauth")
 
@@ -145,8 +145,8 @@ def _hash_state(state: str) -> str:
 class OAuthManager:
     """The blocking OAuth machinery shared by ``Client.auth`` and ``AsyncClient.auth``."""
 
-    def __init__(self, core: _Core) -> None:
-        self.core = core
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self.state_ttl = STATE_TTL
@@ -156,7 +156,7 @@ class OAuthManager:
     def lease_seconds(self) -> float:
         """How long a refresh lease lasts: longer than the token request can take, so no other
         caller starts a refresh while one is still waiting for the provider's answer."""
-        return TOKEN_REQUEST_PHASES * self.core.timeout + LEASE_MARGIN
+        return TOKEN_REQUEST_PHASES * self.runtime.timeout + LEASE_MARGIN
 
     # -- integrations ------------------------------------------------------------
     def configure(
@@ -169,7 +169,7 @@ class OAuthManager:
         config: Mapping[str, Any] | None = None,
         token_endpoint_auth_method: str | None = None,
     ) -> Integration:
-        plugin = self.core.provider_for(provider)
+        plugin = self.runtime.provider_for(provider)
         if plugin.oauth is None or AuthType.OAUTH2 not in plugin.auth_types:
             raise ConfigurationError(f"{plugin.name} does not support OAuth 2", provider=plugin.name)
         if token_endpoint_auth_method is not None:
@@ -185,12 +185,12 @@ class OAuthManager:
                     provider=plugin.name,
                     hint='pass client_secret=..., or token_endpoint_auth_method="none" for a public client',
                 )
-        box = self.core.connections_store.box
+        box = self.runtime.connections_store.box
         binding = bind(INTEGRATION, plugin.name)
         stored = dict(config or {})
         if token_endpoint_auth_method is not None:
             stored[_AUTH_METHOD_KEY] = token_endpoint_auth_method
-        self.core.store.upsert_integration(
+        self.runtime.store.upsert_integration(
             {
                 "provider": plugin.name,
                 "client_id": client_id,
@@ -202,7 +202,7 @@ class OAuthManager:
         return Integration(plugin.name, client_id, redirect_uri, dict(config or {}), token_endpoint_auth_method)
 
     def _integration(self, provider: Provider) -> tuple[Integration, str | None]:
-        row = self.core.store.get_integration(provider.name)
+        row = self.runtime.store.get_integration(provider.name)
         if row is None:
             raise ConfigurationError(
                 f"no OAuth integration is configured for {provider.name}",
@@ -210,7 +210,7 @@ class OAuthManager:
                 hint=f'call client.integrations.configure("{provider.name}", client_id=..., client_secret=...)',
             )
         secret = (
-            self.core.connections_store.box.decrypt(row["client_secret"], bind=bind(INTEGRATION, row["provider"]))
+            self.runtime.connections_store.box.decrypt(row["client_secret"], bind=bind(INTEGRATION, row["provider"]))
             if row["client_secret"]
             else None
         )
@@ -254,7 +254,7 @@ class OAuthManager:
             revocation_endpoint_auth_method=method,
             redirect_uri=integration.redirect_uri,
             code_challenge_method="S256" if provider.oauth.pkce else None,
-            timeout=self.core.timeout,
+            timeout=self.runtime.timeout,
             event_hooks={"response": [log]},
         )
 
@@ -268,12 +268,12 @@ class OAuthManager:
         connection_id: str | None = None,
         redirect_uri: str | None = None,
     ) -> AuthorizationRequest:
-        plugin = self.core.provider_for(provider)
+        plugin = self.runtime.provider_for(provider)
         if plugin.oauth is None:
             raise ConfigurationError(f"{plugin.name} does not support OAuth 2", provider=plugin.name)
         wanted = list(dict.fromkeys(scopes))
         if connection_id is not None:
-            existing = self.core.connections_store.row(connection_id)
+            existing = self.runtime.connections_store.row(connection_id)
             if existing["provider"] != plugin.name:
                 raise ConfigurationError(
                     f"connection {connection_id} belongs to {existing['provider']}, not {plugin.name}"
@@ -324,7 +324,7 @@ class OAuthManager:
             "external_id": external_id,
             "connection_id": connection_id,
         }
-        with self.core.store.begin() as c:
+        with self.runtime.store.begin() as c:
             from unified_sdk._storage import oauth_states
 
             c.execute(oauth_states.delete().where(oauth_states.c.expires_at < now - 86400))
@@ -332,7 +332,7 @@ class OAuthManager:
                 oauth_states.insert().values(
                     state_hash=state_hash,
                     provider=plugin.name,
-                    payload=self.core.connections_store.box.encrypt(payload, bind=bind(OAUTH_STATE, state_hash)),
+                    payload=self.runtime.connections_store.box.encrypt(payload, bind=bind(OAUTH_STATE, state_hash)),
                     expires_at=now + self.state_ttl,
                     created_at=now,
                 )
@@ -373,7 +373,7 @@ class OAuthManager:
         pending, provider_name = self._take_state(params["state"])
         if not params.get("code"):
             raise AuthorizationError("the callback has no authorization code", provider=provider_name)
-        plugin = self.core.provider_for(provider_name)
+        plugin = self.runtime.provider_for(provider_name)
         return self._exchange(plugin, params["code"], pending)
 
     def _take_state(self, state: str) -> tuple[dict[str, Any], str]:
@@ -384,7 +384,7 @@ class OAuthManager:
 
         now = time.time()
         key = _hash_state(state)
-        with self.core.store.begin() as c:
+        with self.runtime.store.begin() as c:
             row = c.execute(select(t).where(t.c.state_hash == key)).mappings().first()
             if row is None:
                 raise AuthorizationError(
@@ -403,12 +403,12 @@ class OAuthManager:
             ).rowcount
             if claimed != 1:
                 raise AuthorizationError("this OAuth state was already used", provider=row["provider"])
-        return self.core.connections_store.box.decrypt(row["payload"], bind=bind(OAUTH_STATE, key)), row["provider"]
+        return self.runtime.connections_store.box.decrypt(row["payload"], bind=bind(OAUTH_STATE, key)), row["provider"]
 
     def _token_logger(
         self, provider: Provider, connection_id: str | None, operation: str, secrets_: list[str]
     ) -> _TokenLog:
-        core = self.core
+        runtime = self.runtime
 
         def log(response: httpx2.Response) -> None:
             response.read()
@@ -420,7 +420,7 @@ class OAuthManager:
                     ProviderResponse(response.status_code, response.headers, response.content)
                 )
                 category = (outcome.category or Category.AUTHENTICATION).value
-            core.logs.submit(
+            runtime.logs.submit(
                 log_id=new_log_id(),
                 connection_id=connection_id,
                 provider=provider.name,
@@ -462,7 +462,7 @@ class OAuthManager:
             request = None
         if request is None:
             return
-        self.core.logs.submit(
+        self.runtime.logs.submit(
             log_id=new_log_id(),
             connection_id=connection_id,
             provider=provider.name,
@@ -604,7 +604,7 @@ class OAuthManager:
     def _current_health(self, connection_id: str) -> Any:
         from unified_sdk._health import Health, health_of
 
-        row = self.core.store.get_connection(connection_id)
+        row = self.runtime.store.get_connection(connection_id)
         return health_of(row["last_healthy_at"], row["last_unhealthy_at"]) if row else Health.NEW
 
     def _introspect(
@@ -627,7 +627,7 @@ class OAuthManager:
             integration.client_id,
             secret,
         )
-        with httpx2.Client(timeout=self.core.timeout, event_hooks={"response": [log]}) as http:
+        with httpx2.Client(timeout=self.runtime.timeout, event_hooks={"response": [log]}) as http:
             try:
                 with sending(secrets_):  # the plugin builds this request: its URL may hold the token
                     response = http.send(request)
@@ -641,8 +641,8 @@ class OAuthManager:
         """Run the plugin's health check with the new credentials, before anything is stored."""
         from unified_sdk._drivers import run_sync
 
-        call = Call(self.core, record, plugin, "health_check")
-        with httpx2.Client(timeout=self.core.timeout) as http:
+        call = Call(self.runtime, record, plugin, "health_check")
+        with httpx2.Client(timeout=self.runtime.timeout) as http:
             run_sync(operation_flow(call, plugin.health_check(call.ctx)), http)
 
     def _persist(
@@ -653,12 +653,12 @@ class OAuthManager:
         unified: list[str],
         provider_scopes: list[str],
     ) -> Connection:
-        store = self.core.connections_store
+        store = self.runtime.connections_store
         now = time.time()
-        existing = self.core.store.get_connection(record.id)
+        existing = self.runtime.store.get_connection(record.id)
         ciphertext = store.encrypt_credentials(record.id, record.credentials)
         if existing is None:
-            self.core.store.insert_connection(
+            self.runtime.store.insert_connection(
                 {
                     "id": record.id,
                     "provider": plugin.name,
@@ -676,7 +676,7 @@ class OAuthManager:
             )
             event = "connection.created"
         else:
-            self.core.store.update_connection(
+            self.runtime.store.update_connection(
                 record.id,
                 {
                     "config": {**(existing["config"] or {}), **record.config},
@@ -691,7 +691,7 @@ class OAuthManager:
             )
             event = "connection.updated"
             store.forget(record.id)
-        self.core.events.emit(Event(event, record.id, plugin.name, {"scopes": unified}))
+        self.runtime.events.emit(Event(event, record.id, plugin.name, {"scopes": unified}))
         return Connection.from_row(store.row(record.id))
 
     # -- refresh --------------------------------------------------------------------
@@ -716,7 +716,7 @@ class OAuthManager:
         database: no health write, event or other request (see
         docs/troubleshooting.md, "A refresh lost to a crash or a timeout").
         """
-        store = self.core.connections_store
+        store = self.runtime.connections_store
         with self._locks_guard:
             lock = self._locks[conn.id]
         with lock:
@@ -740,7 +740,7 @@ class OAuthManager:
         from unified_sdk._storage import connections as t
 
         now = time.time()
-        with self.core.store.begin() as c:
+        with self.runtime.store.begin() as c:
             claimed = c.execute(
                 t.update()
                 .where(
@@ -755,7 +755,7 @@ class OAuthManager:
     def _release_lease(self, connection_id: str, owner: str) -> None:
         from unified_sdk._storage import connections as t
 
-        with self.core.store.begin() as c:
+        with self.runtime.store.begin() as c:
             c.execute(
                 t.update()
                 .where(t.c.id == connection_id, t.c.refresh_lease_owner == owner)
@@ -763,8 +763,8 @@ class OAuthManager:
             )
 
     def _do_refresh(self, conn: ConnectionRecord, row: Mapping[str, Any], owner: str) -> ConnectionRecord:
-        store = self.core.connections_store
-        plugin = self.core.provider_for(conn.provider)
+        store = self.runtime.connections_store
+        plugin = self.runtime.provider_for(conn.provider)
         current = store.decrypt_credentials(conn.id, row["credentials"])
         if plugin.oauth is None or not current.refresh_token:
             raise AuthenticationError(
@@ -793,7 +793,7 @@ class OAuthManager:
                 lost_at = current.extra.get(_UNANSWERED)
                 if lost_at is not None and error.provider_code in (None, "invalid_grant"):
                     error = _refused_after_lost_answer(error, float(lost_at))
-                self.core.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
+                self.runtime.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
                 store.record_health(
                     conn.id,
                     Outcome.failure(
@@ -833,7 +833,7 @@ class OAuthManager:
         from unified_sdk._storage import connections as t
 
         row = t.c
-        with self.core.store.begin() as c:
+        with self.runtime.store.begin() as c:
             done = c.execute(
                 t.update()
                 .where(row.id == connection_id, row.refresh_lease_owner == owner, row.credentials_version == version)
@@ -869,7 +869,7 @@ class OAuthManager:
         from unified_sdk._storage import connections as t
 
         marked = replace(current, extra={**current.extra, _UNANSWERED: time.time()})
-        with self.core.store.begin() as c:
+        with self.runtime.store.begin() as c:
             c.execute(
                 t.update()
                 .where(
@@ -877,9 +877,9 @@ class OAuthManager:
                     t.c.refresh_lease_owner == owner,
                     t.c.credentials_version == row["credentials_version"],
                 )
-                .values(credentials=self.core.connections_store.encrypt_credentials(connection_id, marked))
+                .values(credentials=self.runtime.connections_store.encrypt_credentials(connection_id, marked))
             )
-        self.core.connections_store.forget(connection_id)
+        self.runtime.connections_store.forget(connection_id)
 
     def _cooldown_error(self, row: Mapping[str, Any]) -> AuthenticationError:
         last = row["last_error"] or {}
@@ -895,9 +895,9 @@ class OAuthManager:
     # -- revocation -----------------------------------------------------------------
     def revoke(self, connection_id: str) -> bool:
         """Revoke a connection's tokens at the provider (RFC 7009); False when it could not."""
-        store = self.core.connections_store
+        store = self.runtime.connections_store
         row = store.row(connection_id)
-        plugin = self.core.provider_for(row["provider"])
+        plugin = self.runtime.provider_for(row["provider"])
         if plugin.oauth is None or row["auth_type"] != AuthType.OAUTH2.value:
             return False
         try:
@@ -1037,3 +1037,10 @@ def credentials_from_token(provider: Provider, token: Mapping[str, Any], previou
         extra=keep,
         issued_at=datetime.fromtimestamp(now, UTC),
     )
+
+
+def manager(runtime: Runtime) -> OAuthManager:
+    """The OAuth machinery of ``runtime`` (its refresher)."""
+    found = runtime.refresher
+    assert isinstance(found, OAuthManager)
+    return found

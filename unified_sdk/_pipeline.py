@@ -50,8 +50,8 @@ from unified_sdk.provider import (
 )
 
 if TYPE_CHECKING:
-    from unified_sdk._client import _Core
     from unified_sdk._connections import ConnectionRecord
+    from unified_sdk._runtime import Runtime
 
 T = TypeVar("T")
 
@@ -102,7 +102,7 @@ class Call:
     creation: connect, every attempt, retry and wait, and reading each body.
     """
 
-    core: _Core
+    runtime: Runtime
     conn: ConnectionRecord
     provider: Provider
     operation: str
@@ -116,7 +116,7 @@ class Call:
     def __post_init__(self) -> None:
         self.base_url = self.provider.resolve_base_url(self.conn.config)
         self.ctx = OperationContext(self.conn.id, self.provider.name, self.conn.config, self.operation)
-        self.timeout = self.core.timeout if self.timeout is None else self.timeout
+        self.timeout = self.runtime.timeout if self.timeout is None else self.timeout
         self.deadline = deadline_after(self.timeout)
 
     def use_idempotency_key(self, key: str) -> None:
@@ -196,7 +196,7 @@ def _refused(call: Call, path: str, why: str) -> ValidationError:
 
 def build_http_request(call: Call, preq: ProviderRequest, credentials: Credentials) -> httpx2.Request:
     url = target_url(call, preq.path)
-    headers: dict[str, str] = {"accept": "application/json", "user-agent": call.core.user_agent}
+    headers: dict[str, str] = {"accept": "application/json", "user-agent": call.runtime.user_agent}
     if preq.authenticated:
         headers.update(call.provider.auth_headers(credentials))
     if preq.headers:
@@ -372,7 +372,7 @@ def _within_limits(call: Call, action: str, delay: float, outcome: Outcome) -> t
         return "fail", _explained(outcome, "deadline_exceeded", why), 0
     if action != "retry":
         return action, outcome, 0
-    cost = call.core.retry_budgets.acquire(call.provider.name, timeout=outcome.category == Category.TIMEOUT)
+    cost = call.runtime.retry_budgets.acquire(call.provider.name, timeout=outcome.category == Category.TIMEOUT)
     if not cost:
         why = f"the retry budget for {call.provider.name} is exhausted (too many recent failures), so no retry"
         return "fail", _explained(outcome, "retry_budget_exhausted", why), 0
@@ -404,7 +404,7 @@ def send_flow(
     ``consume`` hands a successful response to the adapter before the call is
     logged, so a body the adapter cannot read is logged and raised as a failure.
     """
-    core = call.core
+    runtime = call.runtime
     provider = call.provider
     conn = call.conn
     checked(call, check_path, preq.path)
@@ -426,12 +426,12 @@ def send_flow(
 
     # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
     refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
-    if preq.authenticated and refreshable and _expiring(conn.credentials, core.refresh_skew, provider):
-        conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="expiring"))
+    if preq.authenticated and refreshable and _expiring(conn.credentials, runtime.refresh_skew, provider):
+        conn = call.conn = yield Blocking(lambda: runtime.refresh(call.conn, reason="expiring"))
 
     while True:
         attempt += 1
-        wait = core.throttle.before_send(conn.id)
+        wait = runtime.throttle.before_send(conn.id)
         if wait > 0:
             left = time_left(call.deadline)
             if left is not None and wait >= left:
@@ -441,7 +441,7 @@ def send_flow(
         log_id = new_log_id()
         started_at = time.time()
         t0 = time.perf_counter()
-        result = yield Send(request, tuple(conn.secrets), call.deadline, core.max_response_bytes)
+        result = yield Send(request, tuple(conn.secrets), call.deadline, runtime.max_response_bytes)
         duration = (time.perf_counter() - t0) * 1000
         response: ProviderResponse | None = None
         sent = True
@@ -450,7 +450,7 @@ def send_flow(
             outcome = _too_large(result)
         elif isinstance(result, Exception):
             outcome = provider.classify_transport_error(result)
-            # The core, not the plugin, decides what may have reached the provider.
+            # The runtime, not the plugin, decides what may have reached the provider.
             sent = unanswered = may_have_been_sent(result)
             outcome = replace(outcome, details={**outcome.details, "sent": sent})
         else:
@@ -462,19 +462,19 @@ def send_flow(
                 outcome = _html_page(response)
             limit = provider.parse_rate_limit(result.headers)
             if limit is not None:
-                core.throttle.update(conn.id, limit)
-                budgets = core.connections_store
+                runtime.throttle.update(conn.id, limit)
+                budgets = runtime.connections_store
                 if conn.credentials_version > 0 and budgets.needs_rate_limit_write(
-                    conn.id, limit, core.rate_limit_warning
+                    conn.id, limit, runtime.rate_limit_warning
                 ):
                     yield Blocking(
-                        partial(budgets.record_rate_limit, conn.id, provider.name, limit, core.rate_limit_warning)
+                        partial(budgets.record_rate_limit, conn.id, provider.name, limit, runtime.rate_limit_warning)
                     )
             if outcome.category == Category.RATE_LIMITED or outcome.status == 408:
                 sent = False  # a rate-limited request, or one the server timed out receiving, was not processed
             elif outcome.category == Category.TIMEOUT:
                 unanswered = True  # a gateway gave up waiting for the provider, which may still have done it
-        decision = core.actions.decide(
+        decision = runtime.actions.decide(
             outcome,
             provider=provider.name,
             connection_id=conn.id,
@@ -498,7 +498,7 @@ def send_flow(
             decision = replace(
                 decision, reason=f"{decision.reason}; outcome unknown: the provider may have processed it"
             )
-        core.log(
+        log_attempt(
             log_id=log_id,
             call=call,
             request=request,
@@ -511,7 +511,7 @@ def send_flow(
             created_at=started_at,
         )
         if action == "return":
-            core.retry_budgets.succeeded(provider.name, retry_cost)
+            runtime.retry_budgets.succeeded(provider.name, retry_cost)
             yield from _health(call, outcome, None)
             assert response is not None
             return response
@@ -524,7 +524,7 @@ def send_flow(
                 action = "fail"
             else:
                 try:
-                    conn = call.conn = yield Blocking(lambda: core.refresh(call.conn, reason="rejected"))
+                    conn = call.conn = yield Blocking(lambda: runtime.refresh(call.conn, reason="rejected"))
                 except UnifiedError as exc:
                     if exc.category == Category.AUTHENTICATION:  # a token endpoint outage is not the 401's fault
                         yield from _health(call, outcome, None)
@@ -578,15 +578,15 @@ def _next_step(
     if action == ResponseAction.WAIT_AND_RETRY:
         wait = outcome.retry_after
         if wait is None:
-            wait = call.core.throttle.reset_after(call.conn.id)
+            wait = call.runtime.throttle.reset_after(call.conn.id)
         if wait is not None and wait > rule.max_wait:
             return "fail", 0.0
-        return "wait", retry_delay(retries + 1, wait, rand=call.core.jitter())
-    return "retry", retry_delay(retries + 1, None, rand=call.core.jitter())
+        return "wait", retry_delay(retries + 1, wait, rand=call.runtime.jitter())
+    return "retry", retry_delay(retries + 1, None, rand=call.runtime.jitter())
 
 
 def _health(call: Call, outcome: Outcome, message: str | None) -> Generator[Effect, Any, None]:
-    stores = call.core.connections_store
+    stores = call.runtime.connections_store
     if stores.needs_health_write(call.conn.id, call.conn.health, outcome.health):
         new = yield Blocking(lambda: stores.record_health(call.conn.id, outcome, message))
         if new is not None:
@@ -690,3 +690,46 @@ def request_flow(call: Call, preq: ProviderRequest) -> Flow[ProviderResponse | N
         return (yield from send_flow(call, preq))
     except TreatedAsSuccess as ok:
         return ok.response
+
+
+def log_attempt(
+    *,
+    log_id: str,
+    call: Call,
+    request: httpx2.Request,
+    result: httpx2.Response | Exception,
+    duration_ms: float,
+    outcome: Outcome,
+    decision: Decision,
+    applied: str,
+    attempt: int,
+    created_at: float,
+) -> None:
+    """Queue the call-log row of one attempt (redacted and written off the request path)."""
+    runtime = call.runtime
+    response = result if isinstance(result, httpx2.Response) else None
+    runtime.logs.submit(
+        log_id=log_id,
+        connection_id=call.conn.id,
+        provider=call.provider.name,
+        operation=call.operation,
+        method=request.method,
+        url=str(request.url),
+        request_headers=request.headers.multi_items(),
+        request_body=request.content if runtime.log_bodies else None,
+        status=response.status_code if response is not None else None,
+        response_headers=response.headers.multi_items() if response is not None else None,
+        response_body=response.content if (response is not None and runtime.log_bodies) else None,
+        duration_ms=duration_ms,
+        category=outcome.category.value if outcome.category else None,
+        action=_APPLIED.get(applied, applied),
+        action_reason=decision.reason,
+        attempt=attempt,
+        error=None if response is not None else f"{type(result).__name__}: {outcome.provider_message}",
+        provider_request_id=outcome.request_id,
+        created_at=created_at,
+        secrets=call.conn.secrets,
+    )
+
+
+_APPLIED = {"return": "none", "succeed": "succeed", "refresh": "refresh_and_retry", "wait": "wait_and_retry"}

@@ -1,4 +1,4 @@
-"""Resource namespaces (``client.crm.deals``, ``client.passthrough``).
+"""CRM resource namespaces (``client.crm.deals`` and its siblings).
 
 Resources never touch HTTP: :class:`ResourceFlows` builds the flows once,
 and the thin sync and async classes hand them to their client's driver.
@@ -6,23 +6,25 @@ and the thin sync and async classes hand them to their client's driver.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from unified_sdk._calls import prepare
+from unified_sdk._drivers import AsyncRunner, SyncRunner
 from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
-from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow, request_flow
+from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow
 from unified_sdk.errors import ConfigurationError, NotFoundError, NotSupportedError, ProviderError, ValidationError
 from unified_sdk.models import Company, Contact, Deal, Pipeline, User
 from unified_sdk.models.crm import write_model
-from unified_sdk.provider import ListQuery, ListResult, ProviderRequest, ProviderResponse
+from unified_sdk.provider import ListQuery, ListResult
 
 if TYPE_CHECKING:
-    from unified_sdk._client import AsyncClient, Client, _Core
+    from unified_sdk._runtime import Runtime
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,19 +32,19 @@ M = TypeVar("M", bound=BaseModel)
 class ResourceFlows(Generic[M]):
     """The flows of one unified resource, shared by the sync and async classes."""
 
-    def __init__(self, core: _Core, resource: str, model: type[M]) -> None:
-        self.core = core
+    def __init__(self, runtime: Runtime, resource: str, model: type[M]) -> None:
+        self.runtime = runtime
         self.resource = resource
         self.model = model
 
     def _run(
         self, connection_id: str, op: str, make: Any, id: object = None, idempotency_key: str | None = None
     ) -> Flow[Any]:
-        cached = self.core.connections_store.cached_record(connection_id)
+        cached = self.runtime.connections_store.cached_record(connection_id)
         if cached is not None:  # no storage I/O: the async client need not hop to a thread
-            call, adapter = self.core.prepare(connection_id, self.resource, op, cached)
+            call, adapter = prepare(self.runtime, connection_id, self.resource, op, cached)
         else:
-            call, adapter = yield Blocking(lambda: self.core.prepare(connection_id, self.resource, op))
+            call, adapter = yield Blocking(lambda: prepare(self.runtime, connection_id, self.resource, op))
         if op in ("get", "update", "delete"):
             checked(call, check_id, id, pattern=adapter.id_pattern)  # before the adapter builds anything
         if idempotency_key is not None:
@@ -152,8 +154,8 @@ def _query(
 class CrmObjects(Generic[M]):
     """``client.crm.deals`` and its siblings: list, get, create, update, delete."""
 
-    def __init__(self, client: Client, flows: ResourceFlows[M]) -> None:
-        self._client = client
+    def __init__(self, run: SyncRunner, flows: ResourceFlows[M]) -> None:
+        self._run = run
         self._flows = flows
 
     def list(
@@ -168,7 +170,7 @@ class CrmObjects(Generic[M]):
     ) -> Page[M]:
         """One page of records; iterate the page to walk every following page."""
         query = _query(limit, cursor, updated_after, fields, filters)
-        result = self._client._run(self._flows.list(connection_id, query))
+        result = self._run(self._flows.list(connection_id, query))
 
         def fetch(next_cursor: str) -> Page[M]:
             return self.list(
@@ -184,7 +186,7 @@ class CrmObjects(Generic[M]):
 
     def get(self, *, connection_id: str, id: str) -> M:
         """One record by id; :class:`~unified_sdk.errors.NotFoundError` when there is none."""
-        return self._client._run(self._flows.get(connection_id, id))
+        return self._run(self._flows.get(connection_id, id))
 
     def create(self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None) -> M:
         """Create a record from unified fields (a dict or a model); validated before sending.
@@ -197,24 +199,24 @@ class CrmObjects(Generic[M]):
 
             deal = client.crm.deals.create(connection_id=cid, data={"name": "Renewal"}, idempotency_key=order.id)
         """
-        return self._client._run(self._flows.create(connection_id, data, idempotency_key))
+        return self._run(self._flows.create(connection_id, data, idempotency_key))
 
     def update(
         self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
     ) -> M:
         """Update the given unified fields of a record; ``idempotency_key`` as for :meth:`create`."""
-        return self._client._run(self._flows.update(connection_id, id, data, idempotency_key))
+        return self._run(self._flows.update(connection_id, id, data, idempotency_key))
 
     def delete(self, *, connection_id: str, id: str) -> None:
         """Delete (or archive, where the provider archives) a record."""
-        self._client._run(self._flows.delete(connection_id, id))
+        self._run(self._flows.delete(connection_id, id))
 
 
 class AsyncCrmObjects(Generic[M]):
     """The async twin of :class:`CrmObjects`."""
 
-    def __init__(self, client: AsyncClient, flows: ResourceFlows[M]) -> None:
-        self._client = client
+    def __init__(self, run: AsyncRunner, flows: ResourceFlows[M]) -> None:
+        self._run = run
         self._flows = flows
 
     async def list(
@@ -229,7 +231,7 @@ class AsyncCrmObjects(Generic[M]):
     ) -> AsyncPage[M]:
         """One page of records; ``async for`` over it walks every following page."""
         query = _query(limit, cursor, updated_after, fields, filters)
-        result = await self._client._run(self._flows.list(connection_id, query))
+        result = await self._run(self._flows.list(connection_id, query))
 
         async def fetch(next_cursor: str) -> AsyncPage[M]:
             return await self.list(
@@ -244,69 +246,43 @@ class AsyncCrmObjects(Generic[M]):
         return AsyncPage(result.items, result.next_cursor, fetch)
 
     async def get(self, *, connection_id: str, id: str) -> M:
-        return await self._client._run(self._flows.get(connection_id, id))
+        return await self._run(self._flows.get(connection_id, id))
 
     async def create(self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None) -> M:
         """Create a record; see :meth:`CrmObjects.create`."""
-        return await self._client._run(self._flows.create(connection_id, data, idempotency_key))
+        return await self._run(self._flows.create(connection_id, data, idempotency_key))
 
     async def update(
         self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
     ) -> M:
         """Update a record; see :meth:`CrmObjects.update`."""
-        return await self._client._run(self._flows.update(connection_id, id, data, idempotency_key))
+        return await self._run(self._flows.update(connection_id, id, data, idempotency_key))
 
     async def delete(self, *, connection_id: str, id: str) -> None:
-        await self._client._run(self._flows.delete(connection_id, id))
+        await self._run(self._flows.delete(connection_id, id))
 
 
 class Crm:
     """``client.crm``: deals, contacts, companies, pipelines, users."""
 
-    def __init__(self, client: Client) -> None:
-        core = client._core
-        self.deals: CrmObjects[Deal] = CrmObjects(client, ResourceFlows(core, "crm.deals", Deal))
-        self.contacts: CrmObjects[Contact] = CrmObjects(client, ResourceFlows(core, "crm.contacts", Contact))
-        self.companies: CrmObjects[Company] = CrmObjects(client, ResourceFlows(core, "crm.companies", Company))
-        self.pipelines: CrmObjects[Pipeline] = CrmObjects(client, ResourceFlows(core, "crm.pipelines", Pipeline))
-        self.users: CrmObjects[User] = CrmObjects(client, ResourceFlows(core, "crm.users", User))
+    def __init__(self, runtime: Runtime, run: SyncRunner) -> None:
+        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", Deal))
+        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", Contact))
+        self.companies: CrmObjects[Company] = CrmObjects(run, ResourceFlows(runtime, "crm.companies", Company))
+        self.pipelines: CrmObjects[Pipeline] = CrmObjects(run, ResourceFlows(runtime, "crm.pipelines", Pipeline))
+        self.users: CrmObjects[User] = CrmObjects(run, ResourceFlows(runtime, "crm.users", User))
 
 
 class AsyncCrm:
     """``client.crm`` of :class:`AsyncClient`."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        core = client._core
-        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(client, ResourceFlows(core, "crm.deals", Deal))
-        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(client, ResourceFlows(core, "crm.contacts", Contact))
+    def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
+        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", Deal))
+        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.contacts", Contact))
         self.companies: AsyncCrmObjects[Company] = AsyncCrmObjects(
-            client, ResourceFlows(core, "crm.companies", Company)
+            run, ResourceFlows(runtime, "crm.companies", Company)
         )
         self.pipelines: AsyncCrmObjects[Pipeline] = AsyncCrmObjects(
-            client, ResourceFlows(core, "crm.pipelines", Pipeline)
+            run, ResourceFlows(runtime, "crm.pipelines", Pipeline)
         )
-        self.users: AsyncCrmObjects[User] = AsyncCrmObjects(client, ResourceFlows(core, "crm.users", User))
-
-
-def passthrough_flow(
-    core: _Core,
-    connection_id: str,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    json: Any = None,
-    data: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Generator[Any, Any, ProviderResponse]:
-    call: Call = yield Blocking(lambda: core.prepare_passthrough(connection_id))
-    preq = ProviderRequest(method, path, params=params, json=json, data=data, headers=headers)
-    response = yield from request_flow(call, preq)
-    if response is None:
-        raise ProviderError(
-            f"{call.provider.name} {method.upper()} {path} got no response",
-            provider=call.provider.name,
-            connection_id=connection_id,
-            hint="a response-action rule treated a transport failure as success, so there is no response to return",
-        )
-    return response
+        self.users: AsyncCrmObjects[User] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.users", User))

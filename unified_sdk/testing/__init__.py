@@ -16,6 +16,8 @@ from unified_sdk.testing._clients import (
     authorize,
     authorize_async,
     configure_integration,
+    set_clock,
+    set_jitter,
     sqlite_client,
 )
 from unified_sdk.testing._conformance import HOSTILE_IDS, check_hostile_ids_refused
@@ -58,5 +60,7 @@ __all__ = [
     "oauth_routes",
     "pkce_challenge",
     "run_forever",
+    "set_clock",
+    "set_jitter",
     "sqlite_client",
 ]

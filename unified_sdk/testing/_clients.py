@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
@@ -36,6 +36,8 @@ __all__ = [
     "authorize",
     "authorize_async",
     "configure_integration",
+    "set_clock",
+    "set_jitter",
     "sqlite_client",
 ]
 
@@ -110,8 +112,21 @@ def sqlite_client(
         kind = Client
     client = kind(database_url=f"sqlite:///{Path(directory) / filename}", **options)
     if not random_backoff:
-        client._core.jitter = _no_jitter  # type: ignore[method-assign]
+        set_jitter(client, _no_jitter)
     return client
+
+
+def set_jitter(client: Client | AsyncClient, jitter: Callable[[], float | None]) -> None:
+    """Pin the random factor of ``client``'s backoff (``lambda: 0.0``: the shortest waits; ``None``: random).
+
+    The seam for tests that count retries or measure waits; ``with_options`` copies share it.
+    """
+    client._runtime.jitter = jitter
+
+
+def set_clock(client: Client | AsyncClient, clock: Callable[[], float]) -> None:
+    """Replace ``client``'s wall clock (seconds since the epoch), e.g. to age tokens without waiting."""
+    client._runtime.clock = clock
 
 
 def configure_integration(

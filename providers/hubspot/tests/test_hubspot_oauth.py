@@ -147,11 +147,11 @@ def test_refreshes_before_expiry_from_expires_in(tmp_path: Path) -> None:
     with FakeHubSpot() as hubspot, new_client(tmp_path, refresh_skew=60) as client:
         hubspot.seed(deals=3)
         conn = connect_oauth(client, hubspot)
-        store = client._core.connections_store
+        store = client._runtime.connections_store
         creds = store.record(conn.id, fresh=True).credentials
         now = datetime.now(UTC)  # as if the 30-minute token had been issued 29 min 40 s ago
         aged = replace(creds, issued_at=now - timedelta(minutes=30), expires_at=now + timedelta(seconds=20))
-        client._core.store.update_connection(conn.id, {"credentials": store.encrypt_credentials(conn.id, aged)})
+        client._runtime.store.update_connection(conn.id, {"credentials": store.encrypt_credentials(conn.id, aged)})
         store.forget(conn.id)
         assert len(client.crm.deals.list(connection_id=conn.id).data) == 3
         # One refresh: the fresh 30-minute token is far from its margin for the listing's second request.

@@ -17,7 +17,7 @@ from unified_sdk.testing import authorize
 
 
 def _stored(client: Client, connection_id: str) -> tuple[str, str]:
-    creds = client._core.connections_store.record(connection_id).credentials
+    creds = client._runtime.connections_store.record(connection_id).credentials
     assert creds.access_token and creds.refresh_token
     return creds.access_token, creds.refresh_token
 
@@ -39,7 +39,7 @@ def test_flow_captures_instance_url_and_checks_health(client: Client, sf: FakeSa
     assert conn.scopes == ALL_SCOPES
     assert conn.health == "healthy"
     assert sf.token_requests == {"authorization_code": 1}
-    creds = client._core.connections_store.record(conn.id).credentials
+    creds = client._runtime.connections_store.record(conn.id).credentials
     assert creds.expires_at is None  # Salesforce sends no expires_in
     assert creds.extra["instance_url"] == sf.url
     assert creds.extra["id"].endswith(f"/id/{sf.org.org_id}/{sf.admin_id}")

@@ -24,7 +24,7 @@ from unified_sdk.errors import (
     ValidationError,
 )
 from unified_sdk.models import Deal
-from unified_sdk.testing import authorize_async
+from unified_sdk.testing import authorize_async, set_jitter
 
 # -- listing --------------------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ def test_timeouts(tmp_path: Path, server: SandboxServer) -> None:
     server.faults.timeout_delay = 1.0
     server.inject(fault="timeout", times=3)
     client = Client(database_url=f"sqlite:///{tmp_path / 't.db'}", timeout=0.2)
-    client._core.jitter = lambda: 0.0  # type: ignore[method-assign]
+    set_jitter(client, lambda: 0.0)
     with client:
         conn = connect_api_key(client, server)
         with pytest.raises(ProviderTimeoutError):

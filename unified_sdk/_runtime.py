@@ -1,0 +1,181 @@
+"""The runtime below the pipeline: storage, plugins, policies, bookkeeping, events, clock and jitter.
+
+A client builds one :class:`Runtime`; the pipeline, the resources and the OAuth
+layer use it and never import the clients above them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from unified_sdk._actions import ActionPolicy
+from unified_sdk._bookkeeping import CLOSE_TIMEOUT, Bookkeeper
+from unified_sdk._connections import ConnectionRecord, ConnectionStore
+from unified_sdk._dburl import default_sqlite_path, sqlite_path
+from unified_sdk._events import EventBus
+from unified_sdk._limits import DEFAULT_MAX_RESPONSE_BYTES
+from unified_sdk._redact import install_log_redaction
+from unified_sdk._registry import ProviderRegistry
+from unified_sdk._retry_budget import RetryBudgets
+from unified_sdk._throttle import Throttle
+from unified_sdk.errors import ConfigurationError
+from unified_sdk.provider import Provider
+
+if TYPE_CHECKING:
+    from unified_sdk._crypto import SecretBox
+    from unified_sdk._storage import Store
+
+logger = logging.getLogger("unified_sdk")
+
+ENV_DATABASE_URL = "UNIFIED_SDK_DATABASE_URL"
+DEFAULT_TIMEOUT = 30.0
+
+
+class Refresher(Protocol):
+    """Refreshes a connection's OAuth credentials (single-flight); the OAuth layer implements it."""
+
+    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord: ...
+
+
+def _random_jitter() -> float | None:
+    return None
+
+
+class Runtime:
+    """What every call needs, shared by a client and its ``with_options`` copies.
+
+    The pipeline reaches it through this narrow surface: storage
+    (``store``, ``connections_store``), the bookkeeping writer (``logs``),
+    ``throttle``, ``retry_budgets``, the response-action policy (``actions``),
+    the ``refresher``, ``events``, the plugin ``registry``, and the seams
+    tests pin: ``clock`` and ``jitter``.
+    """
+
+    def __init__(
+        self,
+        *,
+        database_url: str | None,
+        secret_key: str | Sequence[str] | None,
+        timeout: float,
+        webhook_url: str | None,
+        webhook_secret: str | None,
+        providers: Mapping[str, type[Provider]] | None,
+        refresh_skew: float,
+        log_bodies: bool,
+        rate_limit_warning: float = 0.9,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        make_refresher: Callable[[Runtime], Refresher] | None = None,
+    ) -> None:
+        install_log_redaction()
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ConfigurationError(f"max_response_bytes must be a positive integer, not {max_response_bytes!r}")
+        url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
+        self.database_url = url
+        self._secret_key = secret_key
+        self.registry = ProviderRegistry(dict(providers) if providers is not None else None)
+        self.events = EventBus(webhook_url, webhook_secret)
+        self.actions = ActionPolicy()
+        self.throttle = Throttle()
+        self.retry_budgets = RetryBudgets()
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.refresh_skew = refresh_skew
+        self.rate_limit_warning = rate_limit_warning
+        self.log_bodies = log_bodies
+        self.user_agent = "unified-sdk-python/0.1"
+        self._make_refresher = make_refresher
+        self.clock: Callable[[], float] = time.time
+        """Wall-clock seconds; tests may replace it (``unified_sdk.testing.set_clock``)."""
+        self.jitter: Callable[[], float | None] = _random_jitter
+        """The random factor of backoff; ``None`` means random. Pinned in tests (``unified_sdk.testing.set_jitter``)."""
+        # Pending call logs and events are written at interpreter exit even if the client is never closed.
+        # The hook holds the core weakly, so registering it keeps nothing alive.
+        self._exit_hook: Callable[[], None] | None = partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
+
+    # The database is opened on first use: constructing a client imports no SQLAlchemy.
+    @cached_property
+    def store(self) -> Store:
+        from unified_sdk._storage import Store
+
+        return Store(self.database_url, on_open=self._check_key)
+
+    @cached_property
+    def connections_store(self) -> ConnectionStore:
+        return ConnectionStore(self.store, lambda: self._make_box(self._secret_key), self.events, self.logs)
+
+    @cached_property
+    def logs(self) -> Bookkeeper:
+        """The bookkeeping writer: call-log rows, health and rate-limit budgets, off the request path."""
+        return Bookkeeper(self.store)
+
+    def _key_file(self) -> Path | None:
+        path = sqlite_path(self.database_url)
+        return path.with_name(path.name + ".key") if path is not None else None
+
+    def _check_key(self) -> None:
+        """When the database opens: refuse a wrong key (or a lost key file) before any read or write."""
+        from unified_sdk._crypto import configured_keys
+        from unified_sdk._keys import holds_secrets
+
+        key_file = self._key_file()
+        if configured_keys(self._secret_key, key_file) is not None or (
+            key_file is not None and holds_secrets(self.store)
+        ):
+            self.connections_store.box  # noqa: B018  (opening the box checks the key against the database)
+
+    def _make_box(self, secret_key: str | Sequence[str] | None) -> SecretBox:
+        from unified_sdk._keys import open_box
+
+        key_file = self._key_file()
+        if key_file is None and not secret_key and self.database_url.startswith("sqlite"):
+            # In-memory SQLite: secrets live only as long as the process, so a random key will do.
+            from cryptography.fernet import Fernet
+
+            secret_key = Fernet.generate_key().decode()
+        return open_box(self.store, secret_key, key_file)
+
+    # -- plugins and refresh ----------------------------------------------------------------
+    def provider_for(self, name: str) -> Provider:
+        return self.registry.get(name)
+
+    @cached_property
+    def refresher(self) -> Refresher:
+        """What refreshes OAuth credentials (the OAuth layer, plugged in by the client)."""
+        if self._make_refresher is None:
+            raise ConfigurationError("this runtime has no OAuth refresher")
+        return self._make_refresher(self)
+
+    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord:
+        """Refresh OAuth credentials, single-flight across threads, tasks and processes."""
+        return self.refresher.refresh(conn, reason=reason)
+
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Write pending call logs, health and events (waiting at most about ``timeout``), then release."""
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
+        if "logs" in self.__dict__:
+            self.logs.close(timeout)
+        self.events.close()
+        if "store" in self.__dict__:
+            self.store.dispose()
+
+
+def _close_at_exit(ref: weakref.ref[Runtime]) -> None:
+    core = ref()
+    if core is not None:
+        try:
+            core.close()
+        except Exception:  # at exit there is no caller to raise to
+            logger.exception("could not write pending call logs at exit")
