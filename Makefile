@@ -35,6 +35,7 @@ typecheck: install-dev
 test: install-dev
 	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
 	$(PY) -m pytest -q
 

@@ -98,6 +98,7 @@ def test_connections_list_shows_each_connection_with_health(
     first = _connect(client, server, "customer-1")
     second = _connect(client, server, "customer-2")
     client.crm.deals.list(connection_id=second, limit=1)
+    client.logs.list(limit=1)  # health is written off the request path; reading the logs flushes it
 
     result = cli(runner, db_url, "connections", "list")
     assert result.exit_code == 0, result.output

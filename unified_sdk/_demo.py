@@ -314,7 +314,7 @@ def recover(demo: Demo) -> None:
 
 
 def summary(demo: Demo) -> None:
-    from unified_sdk.cli import connection_table, logs_table
+    from unified_sdk._tables import connection_table, logs_table
 
     demo.step("Call logs and health")
     logs = demo.client.logs.list(connection_id=demo.conn_id, since=demo.faults_since, limit=100)

@@ -15,9 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -26,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from unified_sdk._tables import connection_table, health_text, logs_table, when
 from unified_sdk.errors import UnifiedError
 
 if TYPE_CHECKING:
@@ -148,15 +148,6 @@ def _root(
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value is not None else "-"
-
-
-def _health_text(health: str) -> Text:
-    style = {"healthy": "green", "new": "cyan", "unhealthy": "red", "unhealthy_now": "bold red"}
-    return Text(health, style=style.get(health, ""))
-
-
 def _dump_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
 
@@ -198,57 +189,6 @@ def _log_dict(log: CallLog) -> dict[str, Any]:
         "error": log.error,
         "provider_request_id": log.provider_request_id,
     }
-
-
-def _short_url(url: str) -> str:
-    """The path and query of a logged URL (the host is the connection's base URL)."""
-    scheme_end = url.find("://")
-    if scheme_end < 0:
-        return url
-    slash = url.find("/", scheme_end + 3)
-    return url[slash:] if slash >= 0 else "/"
-
-
-def _status_text(status: int | None) -> Text:
-    if status is None:
-        return Text("-", style="red")
-    return Text(str(status), style="green" if status < 400 else ("yellow" if status == 429 else "red"))
-
-
-def logs_table(
-    logs: Iterable[CallLog], *, title: str | None = None, show_connection: bool = True, compact: bool = False
-) -> Table:
-    """A rich table of call-log rows, in the order given (``compact``: no log id, no connection)."""
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    table.add_column("time (UTC)", no_wrap=True)
-    if not compact:
-        table.add_column("log id", no_wrap=True, style="dim")
-    if show_connection and not compact:
-        table.add_column("connection", no_wrap=True)
-    table.add_column("operation", overflow="fold", min_width=10)
-    table.add_column("request", overflow="fold", min_width=16)
-    table.add_column("status", justify="right", no_wrap=True)
-    table.add_column("category", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("try", justify="right", no_wrap=True)
-    table.add_column("ms", justify="right", no_wrap=True)
-    for log in logs:
-        row: list[str | Text] = [log.created_at.strftime("%H:%M:%S.%f")[:-3]]
-        if not compact:
-            row.append(log.id)
-        if show_connection and not compact:
-            row.append(log.connection_id or "-")
-        row += [
-            log.operation or "-",
-            f"{log.method} {_short_url(log.url)}",
-            _status_text(log.status),
-            Text(log.category or "-", style="red" if log.category else "dim"),
-            log.action or "-",
-            str(log.attempt),
-            f"{log.duration_ms:.1f}" if log.duration_ms is not None else "-",
-        ]
-        table.add_row(*row)
-    return table
 
 
 # -- providers ------------------------------------------------------------------------------
@@ -341,63 +281,11 @@ def connections_list(
             c.provider,
             c.external_id or "-",
             c.auth_type,
-            _health_text(c.health.value),
-            _when(c.last_healthy_at),
-            _when(c.last_unhealthy_at),
+            health_text(c.health.value),
+            when(c.last_healthy_at),
+            when(c.last_unhealthy_at),
         )
     console.print(table)
-
-
-def connection_table(conn: Connection) -> Table:
-    """One connection as a two-column table (no secrets: credentials are never shown)."""
-    table = Table(show_header=False, title=f"Connection {conn.id}", title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    error = conn.last_error
-    rows: list[tuple[str, str | Text]] = [
-        ("provider", conn.provider),
-        ("auth type", conn.auth_type),
-        ("external id", conn.external_id or "-"),
-        ("health", _health_text(conn.health.value)),
-        ("last healthy", _when(conn.last_healthy_at)),
-        ("last unhealthy", _when(conn.last_unhealthy_at)),
-        ("last error", _format_last_error(error) if error else "-"),
-        ("config", json.dumps(dict(conn.config), sort_keys=True)),
-        ("scopes", ", ".join(conn.scopes) if conn.scopes else "-"),
-        ("provider scopes", ", ".join(conn.provider_scopes) if conn.provider_scopes else "-"),
-        ("rate limit", _format_rate_limit(conn.rate_limit) if conn.rate_limit else "-"),
-        ("created", _when(conn.created_at)),
-        ("updated", _when(conn.updated_at)),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
-
-
-def _format_last_error(error: Mapping[str, Any]) -> Text:
-    if error.get("message"):
-        text = str(error["message"])
-    else:
-        parts = [str(error.get("category") or "error")]
-        if error.get("status"):
-            parts.append(str(error["status"]))
-        if error.get("code"):
-            parts.append(f"[{error['code']}]")
-        text = " ".join(parts)
-    at = error.get("at")
-    if isinstance(at, int | float):
-        text += f" (at {datetime.fromtimestamp(at, UTC).strftime('%Y-%m-%d %H:%M:%SZ')})"
-    return Text(text, style="red")
-
-
-def _format_rate_limit(limit: Mapping[str, Any]) -> str:
-    remaining, total, reset = limit.get("remaining"), limit.get("limit"), limit.get("reset_after")
-    if remaining is None:
-        return json.dumps(dict(limit), default=str)
-    text = f"{remaining}/{total} left" if total is not None else f"{remaining} left"
-    if isinstance(reset, int | float):
-        text += f", window reset {reset:g} s after the last call"
-    return text
 
 
 @command(connections_app, "show")
@@ -428,9 +316,9 @@ def connections_check(
             health = client.connections.get(connection_id).health.value
         except UnifiedError:
             raise exc from None
-        err_console.print(Text.assemble("health: ", _health_text(health)))
+        err_console.print(Text.assemble("health: ", health_text(health)))
         raise
-    console.print(Text.assemble(f"{conn.id} ({conn.provider}) is ", _health_text(conn.health.value)))
+    console.print(Text.assemble(f"{conn.id} ({conn.provider}) is ", health_text(conn.health.value)))
 
 
 @command(connections_app, "delete")
