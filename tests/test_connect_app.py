@@ -187,3 +187,34 @@ def test_callback_from_another_browser_is_refused_without_spending_it(
     page.goto(callback)  # the browser that started the flow can still finish it
     page.wait_for_url(app_url + "/connections/*")
     assert len(client.connections.list()) == 1
+
+
+def test_expired_link_says_so(page: Any, app_url: str, hubspot: FakeHubSpot, client: Client) -> None:
+    client._core.oauth.state_ttl = -1  # the user approves after the SDK's state (10 minutes) has lapsed
+    callback = connect_and_decide(page, app_url, hubspot, "Allow")
+    assert "code=" in callback
+
+    assert page.locator("h1").inner_text() == "This link has expired"
+    assert page.get_by_role("link", name="Try again").is_visible()
+    assert client.connections.list() == []
+    assert hubspot.token_requests == {}
+
+
+def test_provider_failure_during_the_exchange_is_explained(
+    page: Any, app_url: str, hubspot: FakeHubSpot, client: Client
+) -> None:
+    hubspot.inject(status=500, path="/oauth/v3/token", times=1)
+    connect_and_decide(page, app_url, hubspot, "Allow")
+
+    assert page.locator("h1").inner_text() == "HubSpot could not complete the connection"
+    assert page.locator(".problem").inner_text().startswith("HubSpot answered: hubspot token request failed")
+    assert page.locator(".advice").inner_text().startswith("The provider's token endpoint failed")
+    assert hubspot.oauth_client_secret not in page.content()
+    assert client.connections.list() == []
+    assert [m for m, path in hubspot.received_requests if path == "/oauth/v3/token"] == ["POST"]
+
+    page.get_by_role("link", name="Try again").click()  # a new attempt goes through
+    page.get_by_role("button", name="Connect HubSpot").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(app_url + "/connections/*")
+    assert len(client.connections.list()) == 1

@@ -53,6 +53,7 @@ class Problem:
     title: str
     text: str
     status: int = 400
+    advice: str = ""
 
 
 def explain(exc: UnifiedError, provider_name: str) -> Problem:
@@ -84,10 +85,12 @@ def explain(exc: UnifiedError, provider_name: str) -> Problem:
             "We don't recognise this link",
             f"This page expects the link {provider_name} sends you back with after you click Connect.",
         )
+    hint = exc.hint or "try again in a moment"
     return Problem(
         f"{provider_name} could not complete the connection",
-        f"{exc.message}. {exc.hint or ''}".strip(),
+        f"{provider_name} answered: {exc.message}",
         status=502,
+        advice=hint[:1].upper() + hint[1:] + ".",
     )
 
 
@@ -230,7 +233,8 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _problem(problem: Problem) -> HTMLResponse:
-    body = f"<div class='problem'><p>{_e(problem.text)}</p></div><p><a href='/'>Try again</a></p>"
+    advice = f"<p class='advice'>{_e(problem.advice)}</p>" if problem.advice else ""
+    body = f"<div class='problem'><p>{_e(problem.text)}</p>{advice}</div><p><a href='/'>Try again</a></p>"
     return _page(problem.title, body, problem.status)
 
 
