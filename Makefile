@@ -5,8 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PROVIDERS := $(sort $(wildcard providers/*/pyproject.toml))
 PROVIDER_DIRS := $(patsubst %/pyproject.toml,%,$(PROVIDERS))
+# The browser test (tests/test_connect_app.py) drives Debian's Chromium through Playwright's Python
+# package; `playwright install` is never run (it downloads a browser build of its own).
+CHROMIUM ?= chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-dev lint typecheck bench clean
+.PHONY: demo test install install-dev browser lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml $(PROVIDERS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,20 +26,30 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# Quick when Chromium is there; otherwise installs it, refreshing the package lists only if the
+# first attempt finds nothing to install (a clean machine has none).
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get install -y -q chromium || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }; \
+	}
+
 demo: install
 	$(VENV)/bin/unified-sdk demo
 
 lint: install-dev
-	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
-	$(VENV)/bin/ruff format --check unified_sdk providers tests benchmarks
+	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks examples
+	$(VENV)/bin/ruff format --check unified_sdk providers tests benchmarks examples
 
 typecheck: install-dev
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict --explicit-package-bases examples
 
-test: install-dev
-	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
+test: install-dev browser
+	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy --strict --explicit-package-bases examples
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
 	$(PY) -m pytest -q
 
