@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 PROVIDERS := $(sort $(wildcard providers/*/pyproject.toml))
 PROVIDER_DIRS := $(patsubst %/pyproject.toml,%,$(PROVIDERS))
 
-.PHONY: demo test install install-dev lint typecheck bench clean
+.PHONY: demo test install install-dev lint typecheck docs bench clean
 
 $(VENV)/.installed: pyproject.toml $(PROVIDERS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,18 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
+# The docs site (mkdocs-material + mkdocstrings) into site/; --strict fails on a broken link,
+# anchor, snippet or API reference (not --quiet: it hides the warnings that --strict counts).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
+
+docs: install-dev
+	$(MKDOCS)
+
 test: install-dev
 	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
 	$(VENV)/bin/mypy
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
+	$(MKDOCS)
 	$(PY) -m pytest -q
 
 bench: install-dev
@@ -43,4 +51,4 @@ bench: install-dev
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -56,4 +56,4 @@ class SphinxRoles(griffe.Extension):
             seen.add(obj.path)
             if obj.docstring is not None:
                 obj.docstring.value = _rewrite(obj, obj.docstring.value)
-            stack.extend(member for member in obj.members.values() if not member.is_alias)
+            stack.extend(member for member in obj.members.values() if isinstance(member, griffe.Object))
