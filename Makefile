@@ -10,7 +10,7 @@ PROVIDER_DIRS := $(patsubst %/pyproject.toml,%,$(PROVIDERS))
 CHROMIUM ?= chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-dev browser lint typecheck bench clean
+.PHONY: demo test install install-dev browser lint typecheck docs bench clean
 
 $(VENV)/.installed: pyproject.toml $(PROVIDERS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,12 +45,20 @@ typecheck: install-dev
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict --explicit-package-bases examples
 
+# The docs site (mkdocs-material + mkdocstrings) into site/; --strict fails on a broken link,
+# anchor, snippet or API reference (not --quiet: it hides the warnings that --strict counts).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
+
+docs: install-dev
+	$(MKDOCS)
+
 test: install-dev browser
 	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy --strict --explicit-package-bases examples
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
+	$(MKDOCS)
 	$(PY) -m pytest -q
 
 bench: install-dev
@@ -58,4 +66,4 @@ bench: install-dev
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
