@@ -185,14 +185,16 @@ def test_pkce_failure(auth: AuthorizationServer, http: httpx2.Client, client: OA
     given = {"wrong": new_verifier(), "missing": None, "malformed": "short"}[sent]
     r = exchange(http, client, code, given)
     assert r.status_code == 400
-    assert r.json()["error"] == "invalid_grant"
+    # authlib's CodeChallenge: a verifier that does not match is invalid_grant (RFC 7636 section 4.6),
+    # one that is missing or malformed is invalid_request.
+    assert r.json()["error"] == ("invalid_grant" if sent == "wrong" else "invalid_request")
 
 
 def test_verifier_without_challenge_is_rejected(
     auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
 ) -> None:
     code = callback_params(auth.approve(authorize_url(client)))["code"]
-    assert exchange(http, client, code, new_verifier()).json()["error"] == "invalid_grant"
+    assert exchange(http, client, code, new_verifier()).json()["error"] == "invalid_request"  # RFC 9700 section 4.8
 
 
 def test_code_reuse_is_rejected_and_revokes_its_tokens(
@@ -488,7 +490,7 @@ def test_revoke_unknown_token_and_auth(auth: AuthorizationServer, http: httpx2.C
             "client_secret": other.client_secret or "",
         },
     )
-    assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")  # the token is not this client's
     assert auth.check_access_token(tokens["access_token"]).active
 
 
@@ -534,7 +536,7 @@ def test_token_request_errors(auth: AuthorizationServer, http: httpx2.Client, cl
         "/oauth/token",
         data={"grant_type": "authorization_code", "client_id": client.client_id, "client_secret": secret},
     )
-    assert (r.json()["error"], r.json()["error_description"]) == ("invalid_request", "code is missing")
+    assert (r.json()["error"], r.json()["error_description"]) == ("invalid_request", "Missing 'code' in request.")
     # Bodies that are not a well-formed form never reach the grant logic and are not counted.
     assert auth.token_requests == {"password": 1, "<missing>": 1, "authorization_code": 1}
 
@@ -576,7 +578,7 @@ def test_denied_consent(auth: AuthorizationServer, client: OAuthClient) -> None:
     params = callback_params(auth.approve(authorize_url(client, state="s-9"), deny=True))
     assert params == {
         "error": "access_denied",
-        "error_description": "the user denied the request",
+        "error_description": "The resource owner or authorization server denied the request",
         "state": "s-9",
     }
 
