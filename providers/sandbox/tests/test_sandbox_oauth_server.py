@@ -665,3 +665,45 @@ def test_hooks_reshape_responses(clock: Clock) -> None:
         assert r.json() == {"status": "BAD_REFRESH_TOKEN", "message": "unknown refresh token"}
         r = refresh(http, client, "x", client_secret="bad")
         assert r.json()["error"] == "invalid_client"
+
+
+# -- strict client authentication, at every endpoint ----------------------------------------------
+
+
+@pytest.mark.parametrize("registered", ["client_secret_post", "client_secret_basic"])
+def test_every_endpoint_accepts_only_the_registered_method(
+    auth: AuthorizationServer, http: httpx2.Client, registered: str
+) -> None:
+    client = auth.register_client(redirect_uris=[REDIRECT], token_endpoint_auth_method=registered)
+    assert client.client_secret is not None
+    credentials = {
+        "client_secret_post": ({"client_id": client.client_id, "client_secret": client.client_secret}, {}),
+        "client_secret_basic": ({}, {"Authorization": _basic(client.client_id, client.client_secret)}),
+    }
+    other = "client_secret_basic" if registered == "client_secret_post" else "client_secret_post"
+
+    def post(path: str, form: dict[str, str], method: str) -> httpx2.Response:
+        extra, headers = credentials[method]
+        return http.post(path, data={**form, **extra}, headers=headers)
+
+    verifier = new_verifier()
+    code = callback_params(auth.approve(authorize_url(client, verifier=verifier)))["code"]
+    exchange_form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    exchange_form["code_verifier"] = verifier
+    tokens = post("/oauth/token", exchange_form, registered).json()
+    requests = {
+        "exchange": ("/oauth/token", exchange_form),
+        "refresh": ("/oauth/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
+        "introspection": ("/oauth/introspect", {"token": tokens["access_token"]}),
+        "revocation": ("/oauth/revoke", {"token": tokens["access_token"]}),
+    }
+    for path, form in requests.values():
+        refused = post(path, form, other)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        assert f"registered for {registered}, not {other}" in refused.json()["error_description"]
+    assert auth.token_requests == {"authorization_code": 2, "refresh_token": 1}
+    assert auth.check_access_token(tokens["access_token"]).active  # nothing the refused requests asked happened
+    assert post("/oauth/introspect", requests["introspection"][1], registered).json()["active"] is True
+    assert post("/oauth/token", requests["refresh"][1], registered).status_code == 200
+    assert post("/oauth/revoke", requests["revocation"][1], registered).status_code == 200
+    assert auth.check_access_token(tokens["access_token"]).reason == "revoked"
