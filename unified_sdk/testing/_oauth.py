@@ -257,8 +257,7 @@ class _Family:
     """Every token issued from one authorization code, through all its refreshes."""
 
     id: str
-    access: list[_Access] = field(default_factory=list)
-    refresh: list[_Refresh] = field(default_factory=list)
+    tokens: list[_Token] = field(default_factory=list)
     revoked: bool = False
 
 
@@ -283,11 +282,18 @@ class _Code(AuthorizationCodeMixin):  # type: ignore[misc]
 
 
 @dataclass(slots=True)
-class _Access(TokenMixin):  # type: ignore[misc]
+class _Token(TokenMixin):  # type: ignore[misc]
+    """An access or a refresh token. A refresh token's ``info`` holds the scopes of the whole grant
+    (a narrowed refresh does not narrow the refresh token, RFC 6749 section 6) and its own expiry."""
+
+    kind: str
     info: TokenInfo
     family: _Family = field(repr=False)
     clock: Callable[[], float] = field(repr=False)
     revoked: bool = False
+    rotated: bool = False
+    rotated_at: float | None = None
+    successor: _Token | None = field(default=None, repr=False)
 
     def check_client(self, client: _Client) -> bool:
         return self.info.client_id == client.client_id
@@ -297,34 +303,6 @@ class _Access(TokenMixin):  # type: ignore[misc]
 
     def is_expired(self) -> bool:
         return self.info.expires_at is not None and self.clock() >= self.info.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-
-@dataclass(slots=True)
-class _Refresh(TokenMixin):  # type: ignore[misc]
-    client_id: str
-    scopes: tuple[str, ...]
-    """The scopes of the whole grant: a narrowed refresh does not narrow the refresh token (RFC 6749 section 6)."""
-    subject: str
-    family: _Family = field(repr=False)
-    issued_at: float
-    expires_at: float | None
-    clock: Callable[[], float] = field(repr=False)
-    rotated: bool = False
-    revoked: bool = False
-    rotated_at: float | None = None
-    successor: _Refresh | None = field(default=None, repr=False)
-
-    def check_client(self, client: _Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return " ".join(self.scopes)
-
-    def is_expired(self) -> bool:
-        return self.expires_at is not None and self.clock() >= self.expires_at
 
     def is_revoked(self) -> bool:
         return self.revoked or self.rotated
@@ -406,12 +384,12 @@ class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
         return self.server.owner.rotate_refresh_tokens
 
-    def authenticate_refresh_token(self, refresh_token: str) -> _Refresh:
+    def authenticate_refresh_token(self, refresh_token: str) -> _Token:
         owner = self.server.owner
         record = owner._refresh.get(refresh_token)
         if record is None:
             raise InvalidGrantError("unknown refresh token")
-        if record.client_id != self.request.client.client_id:
+        if record.info.client_id != self.request.client.client_id:
             raise InvalidGrantError("refresh token was issued to another client")
         if record.revoked:
             raise InvalidGrantError("refresh token revoked")
@@ -430,10 +408,10 @@ class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidGrantError("refresh token expired")
         return record
 
-    def authenticate_user(self, refresh_token: _Refresh) -> _User:
-        return _User(refresh_token.subject)
+    def authenticate_user(self, refresh_token: _Token) -> _User:
+        return _User(refresh_token.info.subject)
 
-    def revoke_old_credential(self, refresh_token: _Refresh) -> None:
+    def revoke_old_credential(self, refresh_token: _Token) -> None:
         if self.server.owner.rotate_refresh_tokens and not refresh_token.rotated:
             refresh_token.rotated, refresh_token.rotated_at = True, self.server.owner.clock()
 
@@ -455,52 +433,40 @@ class _PKCE(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("Unsupported 'code_challenge_method'")
 
 
-def _find_token(owner: AuthorizationServer, value: str, hint: str | None) -> _Access | _Refresh | None:
-    if hint == "refresh_token":
-        return owner._refresh.get(value) or owner._access.get(value)
-    return owner._access.get(value) or owner._refresh.get(value)
-
-
-class _Revocation(RevocationEndpoint):  # type: ignore[misc]
+class _Lookup:
     CLIENT_AUTH_METHODS = _AUTH_METHODS
     server: _Server
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> _Access | _Refresh | None:
-        return _find_token(self.server.owner, token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _Token | None:
+        owner = self.server.owner
+        first, second = (owner._access, owner._refresh)[:: -1 if token_type_hint == "refresh_token" else 1]
+        return first.get(token_string) or second.get(token_string)
 
-    def revoke_token(self, token: _Access | _Refresh, request: _Request) -> None:
-        if isinstance(token, _Refresh):  # a refresh token takes its whole grant with it (RFC 7009 section 2.1)
+
+class _Revocation(_Lookup, RevocationEndpoint):  # type: ignore[misc]
+    def revoke_token(self, token: _Token, request: _Request) -> None:
+        if token.kind == "refresh":  # a refresh token takes its whole grant with it (RFC 7009 section 2.1)
             self.server.owner._revoke_family(token.family)
         else:
             token.revoked = True
 
 
-class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = _AUTH_METHODS
-    server: _Server
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> _Access | _Refresh | None:
-        return _find_token(self.server.owner, token_string, token_type_hint)
-
-    def check_permission(self, token: _Access | _Refresh, client: _Client, request: _Request) -> bool:
+class _Introspection(_Lookup, IntrospectionEndpoint):  # type: ignore[misc]
+    def check_permission(self, token: _Token, client: _Client, request: _Request) -> bool:
         return bool(token.check_client(client))
 
-    def introspect_token(self, token: _Access | _Refresh) -> dict[str, Any]:
-        if isinstance(token, _Access):
-            info, kind, exp = token.info, "Bearer", token.info.expires_at
-        else:
-            info = TokenInfo(token.client_id, token.scopes, token.subject, token.family.id, "", token.issued_at, None)
-            kind, exp = "refresh_token", token.expires_at
+    def introspect_token(self, token: _Token) -> dict[str, Any]:
+        info = token.info
         out: dict[str, Any] = {
             "active": True,
             "scope": " ".join(info.scopes),
             "client_id": info.client_id,
-            "token_type": kind,
+            "token_type": "Bearer" if token.kind == "access" else "refresh_token",
             "sub": info.subject,
             "iat": int(info.issued_at),
         }
-        if exp is not None:
-            out["exp"] = int(exp)
+        if info.expires_at is not None:
+            out["exp"] = int(info.expires_at)
         return out
 
 
@@ -552,40 +518,26 @@ class _Server(_AuthlibServer):  # type: ignore[misc]
 
     def save_token(self, token: Mapping[str, Any], request: _Request) -> None:
         owner, now = self.owner, self.owner.clock()
-        old: _Refresh | None = request.refresh_token
+        old: _Token | None = request.refresh_token
         if old is not None:
-            family, subject, grant_scopes, grant_type = old.family, old.subject, old.scopes, "refresh_token"
+            family, subject, grant_scopes, grant_type = old.family, old.info.subject, old.info.scopes, "refresh_token"
         else:
             code: _Code = request.authorization_code
             family = code.family = _Family(f"fam_{secrets.token_hex(8)}")
             subject, grant_scopes, grant_type = code.subject, code.scopes, "authorization_code"
-        ttl = owner.access_token_ttl
-        info = TokenInfo(
-            request.client.client_id,
-            tuple(scope_to_list(token.get("scope")) or ()),
-            subject,
-            family.id,
-            grant_type,
-            now,
-            now + ttl if ttl is not None else None,
-        )
-        family.access.append(access := _Access(info, family, owner.clock))
-        owner._access[token["access_token"]] = access
+        scopes = tuple(scope_to_list(token.get("scope")) or ())
+        ttl, rttl = owner.access_token_ttl, owner.refresh_token_ttl
+        info = TokenInfo(request.client.client_id, scopes, subject, family.id, grant_type, now, None)
+        issued = [("access", token["access_token"], replace(info, expires_at=now + ttl if ttl is not None else None))]
         if "refresh_token" in token:
-            rttl = owner.refresh_token_ttl
-            refresh = _Refresh(
-                info.client_id,
-                grant_scopes,
-                subject,
-                family,
-                now,
-                now + rttl if rttl is not None else None,
-                owner.clock,
-            )
-            family.refresh.append(refresh)
-            owner._refresh[token["refresh_token"]] = refresh
-            if old is not None:
-                old.successor = refresh
+            rinfo = replace(info, scopes=grant_scopes, expires_at=now + rttl if rttl is not None else None)
+            issued.append(("refresh", token["refresh_token"], rinfo))
+        for kind, value, item_info in issued:
+            item = _Token(kind, item_info, family, owner.clock)
+            family.tokens.append(item)
+            (owner._access if kind == "access" else owner._refresh)[value] = item
+            if kind == "refresh" and old is not None:
+                old.successor = item
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         pass
@@ -664,8 +616,8 @@ class AuthorizationServer:
         self._lock = threading.RLock()
         self._clients: dict[str, OAuthClient] = {}
         self._codes: dict[str, _Code] = {}
-        self._access: dict[str, _Access] = {}
-        self._refresh: dict[str, _Refresh] = {}
+        self._access: dict[str, _Token] = {}
+        self._refresh: dict[str, _Token] = {}
         self._counts: Counter[str] = Counter()
         self._server = _Server(self)
 
@@ -828,10 +780,8 @@ class AuthorizationServer:
     def revoke_all(self) -> None:
         """Revoke every token family (e.g. the user uninstalled the app)."""
         with self._lock:
-            for refresh in list(self._refresh.values()):
-                self._revoke_family(refresh.family)
-            for access in self._access.values():
-                self._revoke_family(access.family)
+            for token in self._access.values():
+                self._revoke_family(token.family)
 
     @property
     def token_requests(self) -> dict[str, int]:
@@ -846,10 +796,8 @@ class AuthorizationServer:
     # -- helpers -----------------------------------------------------------------------------
     def _revoke_family(self, family: _Family) -> None:
         family.revoked = True
-        for access in family.access:
-            access.revoked = True
-        for refresh in family.refresh:
-            refresh.revoked = True
+        for token in family.tokens:
+            token.revoked = True
 
     def _requested_scopes(self, request: _Request) -> tuple[str, ...]:
         """The requested scopes (or the defaults), plus any in ``optional_scope_param``."""
