@@ -1,24 +1,22 @@
-"""A reusable OAuth 2 authorization server for local provider fakes.
+"""A reusable OAuth 2 authorization server for local provider fakes, built on authlib's server.
 
-:class:`AuthorizationServer` is the protocol core, pure Python with no HTTP:
-clients, authorization codes, access and refresh tokens. It follows RFC 6749
-(authorization code and refresh token grants, client authentication with
-``client_secret_post``, ``client_secret_basic`` or ``none``), RFC 7636 (PKCE, ``S256``
-and ``plain``), RFC 7009 (revocation) and RFC 7662 (introspection), plus the
-current best practice of refresh-token rotation with reuse detection: a
-refresh token presented again after it was rotated revokes its whole token
-family, as does a reused authorization code.
+The protocol is authlib's (:mod:`authlib.oauth2`), not ours: its authorization
+server with the authorization-code grant and the RFC 7636 ``CodeChallenge``
+extension (PKCE), the refresh-token grant, the RFC 7009 revocation and RFC 7662
+introspection endpoints, and its client authentication, which accepts a client
+only by the ``token_endpoint_auth_method`` it was registered with (RFC 7591)
+and answers anything else with 401 ``invalid_client``. This module supplies
+what authlib leaves to its user: in-memory, thread-safe stores of clients,
+codes and tokens, and the policies real servers add on top: refresh-token
+rotation with reuse detection (a retired refresh token presented again revokes
+its whole token family, as does a reused authorization code) and an optional
+reuse grace (``refresh_token_reuse_grace``), as Amazon Cognito
+(``RetryGracePeriodSeconds``, up to 60 s), Ory Hydra, Curity and WSO2 offer:
+within it the previous refresh token is accepted again as long as the token it
+was rotated into is unused, so a client whose refresh answer was lost (a
+timeout after the server rotated) can still recover.
 
-Like a real server it is strict about client authentication: each client is
-registered with one ``token_endpoint_auth_method`` (RFC 7591) and a token,
-revocation or introspection request authenticated any other way is answered
-401 ``invalid_client``. Rotation may have a reuse grace period
-(``refresh_token_reuse_grace``), as Amazon Cognito (``RetryGracePeriodSeconds``,
-up to 60 s), Ory Hydra, Curity and WSO2 offer: within it the previous refresh
-token is accepted again as long as the token it was rotated into is unused, so
-a client whose refresh answer was lost (a timeout after the server rotated)
-can still recover.
-
+:class:`AuthorizationServer` is the typed facade, with no HTTP;
 :func:`oauth_routes` mounts it as starlette routes. Each fake shapes the
 responses to its provider through two hooks: ``token_response`` (add fields
 such as Salesforce's ``instance_url``, or drop ``expires_in``) and
@@ -35,18 +33,34 @@ Example::
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
-import re
 import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    ClientMixin,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Error,
+    OAuth2Request,
+    TokenMixin,
+    grants,
+)
+from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthlibServer
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 if TYPE_CHECKING:
     from starlette.routing import Route
@@ -64,7 +78,8 @@ __all__ = [
     "pkce_challenge",
 ]
 
-_PKCE_CHARS = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+# authlib tries them in this order; the client model accepts only the one it registered.
+_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 class OAuthError(Exception):
@@ -92,6 +107,18 @@ class OAuthError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
         self.redirect_uri = redirect_uri
         self.state = state
+
+    @classmethod
+    def _from_authlib(cls, exc: Any) -> OAuthError:
+        headers = {k: v for k, v in exc.get_headers() if k.lower() == "www-authenticate"}
+        return cls(
+            exc.error,
+            exc.get_error_description() or None,
+            status=exc.status_code,
+            headers=headers,
+            redirect_uri=exc.redirect_uri,
+            state=exc.state,
+        )
 
     def body(self) -> dict[str, str]:
         """The RFC 6749 JSON error body."""
@@ -162,71 +189,365 @@ ErrorResponseHook = Callable[[OAuthError, str], "tuple[int, Any] | None"]
 ``(error, endpoint) -> (status, json_body)``, or ``None`` for the RFC 6749 default."""
 
 
-@dataclass(slots=True)
-class _Code:
-    client_id: str
-    redirect_uri: str
-    redirect_uri_sent: bool
-    scopes: tuple[str, ...]
-    challenge: str | None
-    method: str | None
-    subject: str
-    expires_at: float
-    used: bool = False
-    family_id: str | None = None
-
-
-@dataclass(slots=True)
-class _Access:
-    info: TokenInfo
-    revoked: bool = False
-
-
-@dataclass(slots=True)
-class _Refresh:
-    client_id: str
-    scopes: tuple[str, ...]
-    subject: str
-    family_id: str
-    issued_at: float
-    expires_at: float | None
-    rotated: bool = False
-    revoked: bool = False
-    rotated_at: float | None = None
-    successor: str | None = None
-
-
-@dataclass(slots=True)
-class _Family:
-    client_id: str
-    access: set[str] = field(default_factory=set)
-    refresh: set[str] = field(default_factory=set)
-    revoked: bool = False
-
-
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
-    """A validated authorization request."""
+    """A validated authorization request (``grant`` is authlib's grant that validated it)."""
 
     client: OAuthClient
     redirect_uri: str
-    redirect_uri_sent: bool
     state: str | None
     scopes: tuple[str, ...]
-    challenge: str | None
-    method: str | None
+    grant: Any = field(repr=False, compare=False)
 
 
 def pkce_challenge(verifier: str, method: str = "S256") -> str:
     """The PKCE code challenge of ``verifier`` (RFC 7636 section 4.2)."""
-    if method == "plain":
-        return verifier
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return verifier if method == "plain" else str(create_s256_code_challenge(verifier))
+
+
+# -- authlib's models, in memory ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _User:
+    subject: str
+    granted: frozenset[str] | None = None
+    """The scopes the user ticked on the consent page (``None``: all requested)."""
+
+
+class _Client(ClientMixin):  # type: ignore[misc]
+    def __init__(self, client: OAuthClient, server: AuthorizationServer) -> None:
+        self.client, self.server = client, server
+        self.client_id = client.client_id
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.client.redirect_uris[0] if len(self.client.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return " ".join(self.server.default_scopes) if scope is None else scope
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        if self.client.redirect_uris:
+            return redirect_uri in self.client.redirect_uris
+        parts = urlsplit(redirect_uri)
+        return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        secret = self.client.client_secret
+        return secret is not None and secrets.compare_digest(client_secret.encode(), secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # As real servers do: a client authenticates only the way it was registered, at every endpoint.
+        return bool(method == self.client.token_endpoint_auth_method)
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "authorization_code" or (
+            grant_type == "refresh_token" and self.server.issue_refresh_tokens
+        )
+
+
+@dataclass(slots=True)
+class _Family:
+    """Every token issued from one authorization code, through all its refreshes."""
+
+    id: str
+    tokens: list[_Token] = field(default_factory=list)
+    revoked: bool = False
+
+
+@dataclass(slots=True)
+class _Code(AuthorizationCodeMixin):  # type: ignore[misc]
+    code: str
+    client_id: str
+    redirect_uri: str | None
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    code_challenge_method: str | None
+    subject: str
+    expires_at: float
+    used: bool = False
+    family: _Family | None = None
+
+    def get_redirect_uri(self) -> str | None:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return " ".join(self.scopes)
+
+
+@dataclass(slots=True)
+class _Token(TokenMixin):  # type: ignore[misc]
+    """An access or a refresh token. A refresh token's ``info`` holds the scopes of the whole grant
+    (a narrowed refresh does not narrow the refresh token, RFC 6749 section 6) and its own expiry."""
+
+    kind: str
+    info: TokenInfo
+    family: _Family = field(repr=False)
+    clock: Callable[[], float] = field(repr=False)
+    revoked: bool = False
+    rotated: bool = False
+    rotated_at: float | None = None
+    successor: _Token | None = field(default=None, repr=False)
+
+    def check_client(self, client: _Client) -> bool:
+        return self.info.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return " ".join(self.info.scopes)
+
+    def is_expired(self) -> bool:
+        return self.info.expires_at is not None and self.clock() >= self.info.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked or self.rotated
+
+
+class _Request(OAuth2Request):  # type: ignore[misc]
+    """Request parameters (query or form, already parsed) and the ``Authorization`` header, for authlib."""
+
+    def __init__(self, method: str, params: Mapping[str, str], authorization: str | None = None) -> None:
+        # authlib only checks that the URI is https; the fakes serve plain HTTP on loopback.
+        super().__init__(method, "https://authorization-server.test/", headers={})
+        if authorization is not None:
+            self.headers["Authorization"] = authorization
+        self._params = dict(params)
+        self.payload = BasicOAuth2Payload(self._params)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._params
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._params
+
+
+# -- authlib's grants and endpoints, completed with the stores and policies above ----------------------
+
+
+class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = _AUTH_METHODS
+    server: _Server
+
+    def validate_requested_scope(self) -> None:
+        self.server.validate_requested_scope(" ".join(self.server.owner._requested_scopes(self.request)))
+
+    def generate_authorization_code(self) -> str:
+        return self.server.owner._new_token("code")
+
+    def save_authorization_code(self, code: str, request: _Request) -> None:
+        owner = self.server.owner
+        user: _User = request.user
+        scopes = owner._requested_scopes(request)
+        if user.granted is not None:
+            scopes = tuple(s for s in scopes if s in user.granted)
+        owner._codes[code] = _Code(
+            code=code,
+            client_id=request.client.client_id,
+            redirect_uri=request.payload.redirect_uri,
+            scopes=scopes,
+            code_challenge=request.payload.data.get("code_challenge"),
+            code_challenge_method=request.payload.data.get("code_challenge_method"),
+            subject=user.subject,
+            expires_at=owner.clock() + owner.code_ttl,
+        )
+
+    def query_authorization_code(self, code: str, client: _Client) -> _Code | None:
+        owner = self.server.owner
+        item = owner._codes.get(code)
+        if item is None or item.client_id != client.client_id:
+            return None
+        if item.used:
+            if item.family is not None:  # RFC 6749 section 4.1.2: revoke what the code gave
+                owner._revoke_family(item.family)
+            return None
+        return item if owner.clock() < item.expires_at else None
+
+    def delete_authorization_code(self, authorization_code: _Code) -> None:
+        authorization_code.used = True  # kept, to recognise a reuse
+
+    def authenticate_user(self, authorization_code: _Code) -> _User:
+        return _User(authorization_code.subject)
+
+
+class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = _AUTH_METHODS
+    server: _Server
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
+        return self.server.owner.rotate_refresh_tokens
+
+    def authenticate_refresh_token(self, refresh_token: str) -> _Token:
+        owner = self.server.owner
+        record = owner._refresh.get(refresh_token)
+        if record is None:
+            raise InvalidGrantError("unknown refresh token")
+        if record.info.client_id != self.request.client.client_id:
+            raise InvalidGrantError("refresh token was issued to another client")
+        if record.revoked:
+            raise InvalidGrantError("refresh token revoked")
+        now = owner.clock()
+        if record.rotated:
+            rotated_at = record.rotated_at if record.rotated_at is not None else now
+            successor = record.successor
+            if now - rotated_at >= owner.refresh_token_reuse_grace or (successor is not None and successor.rotated):
+                owner._revoke_family(record.family)
+                raise InvalidGrantError("refresh token already used; the token family is revoked")
+            # Within the grace period and its successor unused: the answer to the first use was
+            # probably lost, so the successor is retired and this request is served again.
+            if successor is not None:
+                successor.revoked = True
+        if record.is_expired():
+            raise InvalidGrantError("refresh token expired")
+        return record
+
+    def authenticate_user(self, refresh_token: _Token) -> _User:
+        return _User(refresh_token.info.subject)
+
+    def revoke_old_credential(self, refresh_token: _Token) -> None:
+        if self.server.owner.rotate_refresh_tokens and not refresh_token.rotated:
+            refresh_token.rotated, refresh_token.rotated_at = True, self.server.owner.clock()
+
+
+class _PKCE(CodeChallenge):  # type: ignore[misc]
+    """authlib's PKCE, plus the server's policy: required for every client or only public ones, ``plain`` or not."""
+
+    def __init__(self, owner: AuthorizationServer) -> None:
+        super().__init__(required=True)
+        self.owner = owner
+
+    def validate_code_challenge(self, grant: _CodeGrant, redirect_uri: str) -> None:
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            if self.owner.require_pkce or grant.request.client.client.public:
+                raise InvalidRequestError("Missing 'code_challenge'")
+        elif not self.owner.allow_plain_pkce and data.get("code_challenge_method", "plain") == "plain":
+            raise InvalidRequestError("Unsupported 'code_challenge_method'")
+
+
+class _Lookup:
+    CLIENT_AUTH_METHODS = _AUTH_METHODS
+    server: _Server
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _Token | None:
+        owner = self.server.owner
+        first, second = (owner._access, owner._refresh)[:: -1 if token_type_hint == "refresh_token" else 1]
+        return first.get(token_string) or second.get(token_string)
+
+
+class _Revocation(_Lookup, RevocationEndpoint):  # type: ignore[misc]
+    def revoke_token(self, token: _Token, request: _Request) -> None:
+        if token.kind == "refresh":  # a refresh token takes its whole grant with it (RFC 7009 section 2.1)
+            self.server.owner._revoke_family(token.family)
+        else:
+            token.revoked = True
+
+
+class _Introspection(_Lookup, IntrospectionEndpoint):  # type: ignore[misc]
+    def check_permission(self, token: _Token, client: _Client, request: _Request) -> bool:
+        return bool(token.check_client(client))
+
+    def introspect_token(self, token: _Token) -> dict[str, Any]:
+        info = token.info
+        out: dict[str, Any] = {
+            "active": True,
+            "scope": " ".join(info.scopes),
+            "client_id": info.client_id,
+            "token_type": "Bearer" if token.kind == "access" else "refresh_token",
+            "sub": info.subject,
+            "iat": int(info.issued_at),
+        }
+        if info.expires_at is not None:
+            out["exp"] = int(info.expires_at)
+        return out
+
+
+class _TokenBody(dict[str, Any]):
+    """A token response whose repr hides the tokens: authlib's grants log what they issue at debug level."""
+
+    def __repr__(self) -> str:
+        return f"<token response: {', '.join(self)}>"
+
+
+class _Server(_AuthlibServer):  # type: ignore[misc]
+    """authlib's authorization server over the stores of ``owner``; always called under its lock."""
+
+    def __init__(self, owner: AuthorizationServer) -> None:
+        super().__init__(scopes_supported=sorted(owner.scopes) if owner.scopes is not None else None)
+        self.owner = owner
+        ttl = owner.access_token_ttl
+        bearer = BearerTokenGenerator(
+            access_token_generator=lambda **_: owner._new_token("access"),
+            refresh_token_generator=lambda **_: owner._new_token("refresh"),
+            expires_generator=lambda client, grant_type: round(ttl) if ttl is not None else 0,
+        )
+        self.register_token_generator("default", lambda **kwargs: _TokenBody(bearer(**kwargs)))
+        self.register_grant(_CodeGrant, [_PKCE(owner)])
+        self.register_grant(_RefreshGrant)
+        self.revocation, self.introspection = _Revocation(self), _Introspection(self)
+
+    def query_client(self, client_id: str) -> _Client | None:
+        client = self.owner._clients.get(client_id)
+        return _Client(client, self.owner) if client is not None else None
+
+    def authenticate_client(self, request: _Request, methods: list[str], endpoint: str = "token") -> _Client:
+        basic = request.headers.get("Authorization", "")[:6].lower() == "basic "
+        if basic and "client_secret" in request.form:
+            raise InvalidRequestError("Use only one client authentication method.")  # RFC 6749 section 2.3
+        try:
+            authenticated: _Client = super().authenticate_client(request, methods, endpoint)
+            return authenticated
+        except InvalidClientError as exc:
+            # authlib's description names every method it tried; say which one this client must use.
+            used = (
+                "client_secret_basic" if basic else "client_secret_post" if "client_secret" in request.form else "none"
+            )
+            client_id = extract_basic_authorization(request.headers)[0] if basic else request.form.get("client_id")
+            client = self.owner._clients.get(client_id or "")
+            if client is not None and client.token_endpoint_auth_method != used:
+                exc.description = f"This client is registered for {client.token_endpoint_auth_method}, not {used}."
+            raise
+
+    def save_token(self, token: Mapping[str, Any], request: _Request) -> None:
+        owner, now = self.owner, self.owner.clock()
+        old: _Token | None = request.refresh_token
+        if old is not None:
+            family, subject, grant_scopes, grant_type = old.family, old.info.subject, old.info.scopes, "refresh_token"
+        else:
+            code: _Code = request.authorization_code
+            family = code.family = _Family(f"fam_{secrets.token_hex(8)}")
+            subject, grant_scopes, grant_type = code.subject, code.scopes, "authorization_code"
+        scopes = tuple(scope_to_list(token.get("scope")) or ())
+        ttl, rttl = owner.access_token_ttl, owner.refresh_token_ttl
+        info = TokenInfo(request.client.client_id, scopes, subject, family.id, grant_type, now, None)
+        issued = [("access", token["access_token"], replace(info, expires_at=now + ttl if ttl is not None else None))]
+        if "refresh_token" in token:
+            rinfo = replace(info, scopes=grant_scopes, expires_at=now + rttl if rttl is not None else None)
+            issued.append(("refresh", token["refresh_token"], rinfo))
+        for kind, value, item_info in issued:
+            item = _Token(kind, item_info, family, owner.clock)
+            family.tokens.append(item)
+            (owner._access if kind == "access" else owner._refresh)[value] = item
+            if kind == "refresh" and old is not None:
+                old.successor = item
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def create_oauth2_request(self, request: _Request) -> _Request:
+        return request
 
 
 class AuthorizationServer:
-    """An OAuth 2 authorization server's state and rules, without HTTP.
+    """An OAuth 2 authorization server's state and rules, without HTTP (the protocol is authlib's).
 
     Every method is thread-safe: tests call :meth:`approve` and
     :meth:`expire_access_tokens` from their own thread while the fake serves
@@ -238,7 +559,8 @@ class AuthorizationServer:
     - ``default_scopes``: granted when a request names none.
     - ``access_token_ttl`` (seconds; ``None``: never expire), ``refresh_token_ttl``, ``code_ttl``.
     - ``rotate_refresh_tokens``: a refresh issues a new refresh token and retires the old one;
-      presenting a retired one again revokes the whole token family.
+      presenting a retired one again revokes the whole token family. Without rotation the
+      refresh answer repeats the refresh token the client sent.
     - ``refresh_token_reuse_grace`` (seconds, default 0): for this long after a rotation the
       retired refresh token is still accepted while the refresh token it was rotated into is
       unused (that one is retired instead); after it, or once the successor was used, reuse
@@ -268,7 +590,6 @@ class AuthorizationServer:
         allow_plain_pkce: bool = True,
         client_auth_methods: Iterable[str] = ("client_secret_post", "client_secret_basic"),
         optional_scope_param: str | None = None,
-        scope_separator: str = " ",
         subject: str = "user_1",
         token_prefix: str = "",
         token_response: TokenResponseHook | None = None,
@@ -287,7 +608,6 @@ class AuthorizationServer:
         self.allow_plain_pkce = allow_plain_pkce
         self.client_auth_methods = frozenset(client_auth_methods)
         self.optional_scope_param = optional_scope_param
-        self.scope_separator = scope_separator
         self.subject = subject
         self.token_prefix = token_prefix
         self.token_response = token_response
@@ -296,10 +616,10 @@ class AuthorizationServer:
         self._lock = threading.RLock()
         self._clients: dict[str, OAuthClient] = {}
         self._codes: dict[str, _Code] = {}
-        self._access: dict[str, _Access] = {}
-        self._refresh: dict[str, _Refresh] = {}
-        self._families: dict[str, _Family] = {}
+        self._access: dict[str, _Token] = {}
+        self._refresh: dict[str, _Token] = {}
         self._counts: Counter[str] = Counter()
+        self._server = _Server(self)
 
     # -- clients ----------------------------------------------------------------------
     def register_client(
@@ -341,52 +661,15 @@ class AuthorizationServer:
         Errors about the client or redirect URI are not redirectable (RFC 6749
         section 4.1.2.1); the others carry the redirect URI and state.
         """
-        client_id = params.get("client_id")
-        if not client_id:
-            raise OAuthError("invalid_request", "client_id is missing")
-        client = self.client(client_id)
-        if client is None:
-            raise OAuthError("invalid_client", "unknown client_id", status=401)
-        sent = params.get("redirect_uri")
-        if sent:
-            if client.redirect_uris and sent not in client.redirect_uris:
-                raise OAuthError("invalid_request", "redirect_uri is not registered for this client")
-            if urlsplit(sent).scheme not in ("http", "https") or urlsplit(sent).fragment:
-                raise OAuthError("invalid_request", "redirect_uri must be an absolute http(s) URL")
-            redirect_uri = sent
-        elif len(client.redirect_uris) == 1:
-            redirect_uri = client.redirect_uris[0]
-        else:
-            raise OAuthError("invalid_request", "redirect_uri is missing")
-        state = params.get("state")
-
-        def fail(error: str, description: str) -> OAuthError:
-            return OAuthError(error, description, redirect_uri=redirect_uri, state=state)
-
-        if params.get("response_type") != "code":
-            raise fail("unsupported_response_type", "only response_type=code is supported")
-        requested = self._split(params.get("scope")) or list(self.default_scopes)
-        if self.optional_scope_param:
-            requested += [s for s in self._split(params.get(self.optional_scope_param)) if s not in requested]
-        if self.scopes is not None:
-            unknown = [s for s in requested if s not in self.scopes]
-            if unknown:
-                raise fail("invalid_scope", f"unknown scope: {' '.join(unknown)}")
-        challenge = params.get("code_challenge")
-        method = params.get("code_challenge_method") or ("plain" if challenge else None)
-        if challenge is None:
-            if params.get("code_challenge_method"):
-                raise fail("invalid_request", "code_challenge_method without code_challenge")
-            if self.require_pkce or client.public:
-                raise fail("invalid_request", "code_challenge is required (PKCE)")
-        else:
-            if method not in ("S256", "plain") or (method == "plain" and not self.allow_plain_pkce):
-                raise fail("invalid_request", f"unsupported code_challenge_method {method!r}")
-            if not _PKCE_CHARS.match(challenge):
-                raise fail("invalid_request", "code_challenge must be 43-128 unreserved characters")
-        return AuthorizationRequest(
-            client, redirect_uri, bool(sent), state, tuple(dict.fromkeys(requested)), challenge, method
-        )
+        with self._lock:
+            try:
+                grant = self._server.get_consent_grant(_Request("GET", params), end_user=None)
+            except OAuth2Error as exc:
+                raise OAuthError._from_authlib(exc) from None
+            request = grant.request
+            return AuthorizationRequest(
+                request.client.client, grant.redirect_uri, request.payload.state, self._requested_scopes(request), grant
+            )
 
     def authorize(
         self,
@@ -408,33 +691,15 @@ class AuthorizationServer:
             if exc.redirect_uri is not None:
                 return exc.redirect_url()
             raise
-        if not approve:
-            return OAuthError(
-                "access_denied",
-                "the user denied the request",
-                redirect_uri=request.redirect_uri,
-                state=request.state,
-            ).redirect_url()
-        scopes = request.scopes
-        if grant_scopes is not None:
-            allowed = set(grant_scopes)
-            scopes = tuple(s for s in scopes if s in allowed)
-        code = self._new_token("code")
+        granted = frozenset(grant_scopes) if grant_scopes is not None else None
+        user = _User(subject or self.subject, granted) if approve else None
         with self._lock:
-            self._codes[code] = _Code(
-                client_id=request.client.client_id,
-                redirect_uri=request.redirect_uri,
-                redirect_uri_sent=request.redirect_uri_sent,
-                scopes=scopes,
-                challenge=request.challenge,
-                method=request.method,
-                subject=subject or self.subject,
-                expires_at=self.clock() + self.code_ttl,
-            )
-        out = {"code": code}
-        if request.state is not None:
-            out["state"] = request.state
-        return _with_query(request.redirect_uri, out)
+            try:
+                _status, _body, headers = request.grant.create_authorization_response(request.redirect_uri, user)
+            except OAuth2Error as exc:
+                exc.state = request.state
+                return OAuthError._from_authlib(exc).redirect_url()
+        return str(dict(headers)["Location"])
 
     def approve(
         self,
@@ -452,225 +717,43 @@ class AuthorizationServer:
         params = _single_params(parse_qsl(urlsplit(authorization_url).query, keep_blank_values=True))
         return self.authorize(params, approve=not deny, grant_scopes=grant_scopes, subject=subject)
 
-    # -- token endpoint -------------------------------------------------------------------
+    # -- token, revocation (RFC 7009) and introspection (RFC 7662) endpoints ---------------------
     def token(self, params: Mapping[str, str], *, authorization: str | None = None) -> dict[str, Any]:
         """Handle a token request (form parameters, ``Authorization`` header); return the JSON body."""
         grant_type = params.get("grant_type")
         with self._lock:
             self._counts[grant_type or "<missing>"] += 1
-        client = self._authenticate(params, authorization)
-        if not grant_type:
-            raise OAuthError("invalid_request", "grant_type is missing")
-        if grant_type == "authorization_code":
-            info, refresh = self._grant_code(client, params)
-        elif grant_type == "refresh_token":
-            info, refresh = self._grant_refresh(client, params)
-        else:
-            raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
-        access = self._issue_access(info)
-        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer"}
-        if info.expires_at is not None:
-            body["expires_in"] = max(round(info.expires_at - info.issued_at), 0)
-        if refresh is not None:
-            body["refresh_token"] = refresh
-        body["scope"] = self.scope_separator.join(info.scopes)
+            request = _Request("POST", params, authorization)
+            try:
+                if not grant_type:
+                    raise InvalidRequestError("Missing 'grant_type' in request.")
+                grant = self._server.get_token_grant(request)
+                grant.validate_token_request()
+                _status, token, _headers = grant.create_token_response()
+            except OAuth2Error as exc:
+                raise OAuthError._from_authlib(exc) from None
+            body = dict(token)
+            if grant_type == "refresh_token" and "refresh_token" not in body:
+                body["refresh_token"] = params["refresh_token"]
+            info = self._access[body["access_token"]].info
         hook = self.token_response
         return hook(body, info) if hook is not None else body
 
-    def _grant_code(self, client: OAuthClient, params: Mapping[str, str]) -> tuple[TokenInfo, str | None]:
-        code_value = params.get("code")
-        if not code_value:
-            raise OAuthError("invalid_request", "code is missing")
-        with self._lock:
-            code = self._codes.get(code_value)
-            if code is None:
-                raise OAuthError("invalid_grant", "unknown authorization code")
-            if code.used:
-                if code.family_id is not None:
-                    self._revoke_family(code.family_id)
-                raise OAuthError("invalid_grant", "authorization code already used; its tokens are revoked")
-            code.used = True
-            if self.clock() >= code.expires_at:
-                raise OAuthError("invalid_grant", "authorization code expired")
-            if code.client_id != client.client_id:
-                raise OAuthError("invalid_grant", "authorization code was issued to another client")
-            sent = params.get("redirect_uri")
-            if (code.redirect_uri_sent or sent is not None) and sent != code.redirect_uri:
-                raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
-            verifier = params.get("code_verifier")
-            if code.challenge is not None:
-                if not verifier:
-                    raise OAuthError("invalid_grant", "code_verifier is required (PKCE)")
-                if not _PKCE_CHARS.match(verifier) or not secrets.compare_digest(
-                    pkce_challenge(verifier, code.method or "plain"), code.challenge
-                ):
-                    raise OAuthError("invalid_grant", "code_verifier does not match the code challenge")
-            elif verifier:
-                raise OAuthError("invalid_grant", "code_verifier sent but the authorization had no challenge")
-            family_id = f"fam_{secrets.token_hex(8)}"
-            code.family_id = family_id
-            self._families[family_id] = _Family(client.client_id)
-            now = self.clock()
-            info = TokenInfo(
-                client.client_id,
-                code.scopes,
-                code.subject,
-                family_id,
-                "authorization_code",
-                now,
-                now + self.access_token_ttl if self.access_token_ttl is not None else None,
-            )
-            refresh = self._issue_refresh(info) if self.issue_refresh_tokens else None
-        return info, refresh
-
-    def _grant_refresh(self, client: OAuthClient, params: Mapping[str, str]) -> tuple[TokenInfo, str | None]:
-        value = params.get("refresh_token")
-        if not value:
-            raise OAuthError("invalid_request", "refresh_token is missing")
-        with self._lock:
-            record = self._refresh.get(value)
-            if record is None:
-                raise OAuthError("invalid_grant", "unknown refresh token")
-            if record.client_id != client.client_id:
-                raise OAuthError("invalid_grant", "refresh token was issued to another client")
-            if record.revoked or self._families[record.family_id].revoked:
-                raise OAuthError("invalid_grant", "refresh token revoked")
-            now = self.clock()
-            if record.rotated:
-                rotated_at = record.rotated_at if record.rotated_at is not None else now
-                successor = self._refresh.get(record.successor or "")
-                if now - rotated_at >= self.refresh_token_reuse_grace or (successor is not None and successor.rotated):
-                    self._revoke_family(record.family_id)
-                    raise OAuthError("invalid_grant", "refresh token already used; the token family is revoked")
-                # Within the grace period and its successor unused: the answer to the first use was
-                # probably lost, so the successor is retired and this request is served again.
-                if successor is not None:
-                    successor.revoked = True
-            if record.expires_at is not None and now >= record.expires_at:
-                raise OAuthError("invalid_grant", "refresh token expired")
-            scopes = record.scopes
-            asked = params.get("scope")
-            if asked is not None:
-                wanted = self._split(asked)
-                extra = [s for s in wanted if s not in record.scopes]
-                if extra:
-                    raise OAuthError("invalid_scope", f"scope exceeds the original grant: {' '.join(extra)}")
-                scopes = tuple(s for s in record.scopes if s in wanted)
-            info = TokenInfo(
-                client.client_id,
-                scopes,
-                record.subject,
-                record.family_id,
-                "refresh_token",
-                now,
-                now + self.access_token_ttl if self.access_token_ttl is not None else None,
-            )
-            if self.rotate_refresh_tokens:
-                if not record.rotated:
-                    record.rotated, record.rotated_at = True, now
-                refresh: str | None = self._issue_refresh(
-                    TokenInfo(
-                        client.client_id,
-                        record.scopes,
-                        record.subject,
-                        record.family_id,
-                        "refresh_token",
-                        now,
-                        None,
-                    )
-                )
-                record.successor = refresh
-            else:
-                refresh = value
-        return info, refresh
-
-    def _issue_access(self, info: TokenInfo) -> str:
-        token = self._new_token("access")
-        with self._lock:
-            self._access[token] = _Access(info)
-            self._families[info.family_id].access.add(token)
-        return token
-
-    def _issue_refresh(self, info: TokenInfo) -> str:
-        token = self._new_token("refresh")
-        now = self.clock()
-        ttl = self.refresh_token_ttl
-        with self._lock:
-            self._refresh[token] = _Refresh(
-                info.client_id,
-                info.scopes,
-                info.subject,
-                info.family_id,
-                now,
-                now + ttl if ttl is not None else None,
-            )
-            self._families[info.family_id].refresh.add(token)
-        return token
-
-    # -- revocation (RFC 7009) and introspection (RFC 7662) ----------------------------
     def revoke(self, params: Mapping[str, str], *, authorization: str | None = None) -> None:
         """Revoke a token. A refresh token takes its whole family with it; unknown tokens are ignored."""
-        client = self._authenticate(params, authorization)
-        token = params.get("token")
-        if not token:
-            raise OAuthError("invalid_request", "token is missing")
-        with self._lock:
-            access = self._access.get(token)
-            refresh = self._refresh.get(token)
-            owner = access.info.client_id if access else refresh.client_id if refresh else None
-            if owner is None:
-                return
-            if owner != client.client_id:
-                raise OAuthError("invalid_request", "the token was not issued to this client")
-            if refresh is not None:
-                self._revoke_family(refresh.family_id)
-            elif access is not None:
-                access.revoked = True
+        self._endpoint(self._server.revocation, params, authorization)
 
     def introspect(self, params: Mapping[str, str], *, authorization: str | None = None) -> dict[str, Any]:
         """Describe a token (RFC 7662); ``{"active": false}`` for anything not currently valid."""
-        self._authenticate(params, authorization)
-        token = params.get("token")
-        if not token:
-            raise OAuthError("invalid_request", "token is missing")
-        with self._lock:
-            now = self.clock()
-            access = self._access.get(token)
-            if access is not None:
-                status = self._access_status(access, now)
-                if status.active and status.info is not None:
-                    return self._describe(status.info, "Bearer", status.info.expires_at)
-                return {"active": False}
-            refresh = self._refresh.get(token)
-            if refresh is None or refresh.revoked or refresh.rotated:
-                return {"active": False}
-            if self._families[refresh.family_id].revoked:
-                return {"active": False}
-            if refresh.expires_at is not None and now >= refresh.expires_at:
-                return {"active": False}
-            info = TokenInfo(
-                refresh.client_id,
-                refresh.scopes,
-                refresh.subject,
-                refresh.family_id,
-                "refresh_token",
-                refresh.issued_at,
-                refresh.expires_at,
-            )
-            return self._describe(info, "refresh_token", refresh.expires_at)
+        return self._endpoint(self._server.introspection, params, authorization)
 
-    def _describe(self, info: TokenInfo, token_type: str, exp: float | None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "active": True,
-            "scope": self.scope_separator.join(info.scopes),
-            "client_id": info.client_id,
-            "token_type": token_type,
-            "sub": info.subject,
-            "iat": int(info.issued_at),
-        }
-        if exp is not None:
-            out["exp"] = int(exp)
-        return out
+    def _endpoint(self, endpoint: Any, params: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
+        with self._lock:
+            try:
+                _status, body, _headers = endpoint.create_endpoint_response(_Request("POST", params, authorization))
+            except OAuth2Error as exc:
+                raise OAuthError._from_authlib(exc) from None
+            return dict(body)
 
     # -- the API side ------------------------------------------------------------------------
     def check_access_token(self, token: str) -> TokenStatus:
@@ -679,43 +762,26 @@ class AuthorizationServer:
             access = self._access.get(token)
             if access is None:
                 return TokenStatus(False, "unknown")
-            return self._access_status(access, self.clock())
-
-    def _access_status(self, access: _Access, now: float) -> TokenStatus:
-        if access.revoked or self._families[access.info.family_id].revoked:
-            return TokenStatus(False, "revoked", access.info)
-        if access.info.expires_at is not None and now >= access.info.expires_at:
-            return TokenStatus(False, "expired", access.info)
-        return TokenStatus(True, None, access.info)
+            if access.revoked:
+                return TokenStatus(False, "revoked", access.info)
+            if access.is_expired():
+                return TokenStatus(False, "expired", access.info)
+            return TokenStatus(True, None, access.info)
 
     def expire_access_tokens(self) -> int:
         """Make every live access token expired now (refresh tokens stay valid); return how many."""
         with self._lock:
             past = self.clock() - 1
-            count = 0
-            for token, access in self._access.items():
-                info = access.info
-                if info.expires_at is None or info.expires_at > past:
-                    self._access[token] = _Access(
-                        TokenInfo(
-                            info.client_id,
-                            info.scopes,
-                            info.subject,
-                            info.family_id,
-                            info.grant_type,
-                            info.issued_at,
-                            past,
-                        ),
-                        access.revoked,
-                    )
-                    count += 1
-            return count
+            live = [a for a in self._access.values() if a.info.expires_at is None or a.info.expires_at > past]
+            for access in live:
+                access.info = replace(access.info, expires_at=past)
+            return len(live)
 
     def revoke_all(self) -> None:
         """Revoke every token family (e.g. the user uninstalled the app)."""
         with self._lock:
-            for family_id in list(self._families):
-                self._revoke_family(family_id)
+            for token in self._access.values():
+                self._revoke_family(token.family)
 
     @property
     def token_requests(self) -> dict[str, int]:
@@ -728,74 +794,22 @@ class AuthorizationServer:
             self._counts.clear()
 
     # -- helpers -----------------------------------------------------------------------------
-    def _revoke_family(self, family_id: str) -> None:
-        family = self._families.get(family_id)
-        if family is None:
-            return
+    def _revoke_family(self, family: _Family) -> None:
         family.revoked = True
-        for token in family.access:
-            self._access[token].revoked = True
-        for token in family.refresh:
-            self._refresh[token].revoked = True
+        for token in family.tokens:
+            token.revoked = True
 
-    def _authenticate(self, params: Mapping[str, str], authorization: str | None) -> OAuthClient:
-        basic = authorization is not None and authorization[:6].lower() == "basic "
-        if basic and "client_secret" in params:
-            raise OAuthError("invalid_request", "use only one client authentication method")
-        if basic:
-            assert authorization is not None
-            if "client_secret_basic" not in self.client_auth_methods:
-                raise _invalid_client("client_secret_basic is not accepted", basic=True)
-            try:
-                decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-                raw_id, _, raw_secret = decoded.partition(":")
-            except (ValueError, UnicodeDecodeError):
-                raise _invalid_client("malformed Basic credentials", basic=True) from None
-            client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-            if params.get("client_id") not in (None, client_id):
-                raise OAuthError("invalid_request", "client_id does not match the Basic credentials")
-            method = "client_secret_basic"
-        elif "client_secret" in params:
-            if "client_secret_post" not in self.client_auth_methods:
-                raise _invalid_client("client_secret_post is not accepted")
-            client_id, secret = params.get("client_id", ""), params["client_secret"]
-            method = "client_secret_post"
-        else:
-            client_id, secret, method = params.get("client_id", ""), "", "none"
-        if not client_id:
-            raise _invalid_client("client authentication is missing", basic=basic)
-        client = self.client(client_id)
-        if client is None:
-            raise _invalid_client("unknown client", basic=basic)
-        if client.client_secret is None:
-            if method != "none":
-                raise _invalid_client("a public client has no secret", basic=basic)
-            return client
-        if method == "none":
-            raise _invalid_client("client authentication is missing")
-        if method != client.token_endpoint_auth_method:
-            # As real servers do: a client authenticates only the way it was registered.
-            raise _invalid_client(
-                f"this client is registered for {client.token_endpoint_auth_method}, not {method}", basic=basic
-            )
-        if not secrets.compare_digest(secret.encode(), client.client_secret.encode()):
-            raise _invalid_client("client authentication failed", basic=basic)
-        return client
-
-    def _split(self, value: str | None) -> list[str]:
-        if not value:
-            return []
-        sep = self.scope_separator
-        return [s for s in (value.split(sep) if sep != " " else value.split()) if s]
+    def _requested_scopes(self, request: _Request) -> tuple[str, ...]:
+        """The requested scopes (or the defaults), plus any in ``optional_scope_param``."""
+        scope = request.scope
+        requested = list(scope_to_list(scope) or ()) if scope is not None else list(self.default_scopes)
+        if self.optional_scope_param:
+            requested += scope_to_list(request.payload.data.get(self.optional_scope_param)) or []
+        return tuple(dict.fromkeys(requested))
 
     def _new_token(self, kind: str) -> str:
         short = {"access": "at", "refresh": "rt", "code": "ac"}[kind]
         return f"{self.token_prefix}{short}_{secrets.token_urlsafe(32)}"
-
-
-def _invalid_client(description: str, *, basic: bool = False) -> OAuthError:
-    headers = {"WWW-Authenticate": 'Basic realm="oauth"'} if basic else {}
-    return OAuthError("invalid_client", description, status=401, headers=headers)
 
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:

@@ -76,8 +76,11 @@ def test_wrong_verifier_and_reused_code_are_refused(sf: FakeSalesforce) -> None:
     wrong = httpx2.post(sf.url + "/services/oauth2/token", data=form)
     assert wrong.status_code == 400
     assert wrong.json() == {"error": "invalid_request", "error_description": "invalid code verifier"}
+    # A refused verifier does not spend the code (authlib's grant); a successful exchange does.
+    right = httpx2.post(sf.url + "/services/oauth2/token", data={**form, "code_verifier": verifier})
+    assert right.status_code == 200
     again = httpx2.post(sf.url + "/services/oauth2/token", data={**form, "code_verifier": verifier})
-    assert again.json()["error"] == "invalid_grant"
+    assert again.json() == {"error": "invalid_grant", "error_description": "invalid authorization code"}
 
 
 def test_refresh_keeps_the_token_without_rotation(client: Client, sf: FakeSalesforce) -> None:

@@ -185,14 +185,16 @@ def test_pkce_failure(auth: AuthorizationServer, http: httpx2.Client, client: OA
     given = {"wrong": new_verifier(), "missing": None, "malformed": "short"}[sent]
     r = exchange(http, client, code, given)
     assert r.status_code == 400
-    assert r.json()["error"] == "invalid_grant"
+    # authlib's CodeChallenge: a verifier that does not match is invalid_grant (RFC 7636 section 4.6),
+    # one that is missing or malformed is invalid_request.
+    assert r.json()["error"] == ("invalid_grant" if sent == "wrong" else "invalid_request")
 
 
 def test_verifier_without_challenge_is_rejected(
     auth: AuthorizationServer, http: httpx2.Client, client: OAuthClient
 ) -> None:
     code = callback_params(auth.approve(authorize_url(client)))["code"]
-    assert exchange(http, client, code, new_verifier()).json()["error"] == "invalid_grant"
+    assert exchange(http, client, code, new_verifier()).json()["error"] == "invalid_request"  # RFC 9700 section 4.8
 
 
 def test_code_reuse_is_rejected_and_revokes_its_tokens(
@@ -488,7 +490,7 @@ def test_revoke_unknown_token_and_auth(auth: AuthorizationServer, http: httpx2.C
             "client_secret": other.client_secret or "",
         },
     )
-    assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")  # the token is not this client's
     assert auth.check_access_token(tokens["access_token"]).active
 
 
@@ -534,7 +536,7 @@ def test_token_request_errors(auth: AuthorizationServer, http: httpx2.Client, cl
         "/oauth/token",
         data={"grant_type": "authorization_code", "client_id": client.client_id, "client_secret": secret},
     )
-    assert (r.json()["error"], r.json()["error_description"]) == ("invalid_request", "code is missing")
+    assert (r.json()["error"], r.json()["error_description"]) == ("invalid_request", "Missing 'code' in request.")
     # Bodies that are not a well-formed form never reach the grant logic and are not counted.
     assert auth.token_requests == {"password": 1, "<missing>": 1, "authorization_code": 1}
 
@@ -576,7 +578,7 @@ def test_denied_consent(auth: AuthorizationServer, client: OAuthClient) -> None:
     params = callback_params(auth.approve(authorize_url(client, state="s-9"), deny=True))
     assert params == {
         "error": "access_denied",
-        "error_description": "the user denied the request",
+        "error_description": "The resource owner or authorization server denied the request",
         "state": "s-9",
     }
 
@@ -663,3 +665,45 @@ def test_hooks_reshape_responses(clock: Clock) -> None:
         assert r.json() == {"status": "BAD_REFRESH_TOKEN", "message": "unknown refresh token"}
         r = refresh(http, client, "x", client_secret="bad")
         assert r.json()["error"] == "invalid_client"
+
+
+# -- strict client authentication, at every endpoint ----------------------------------------------
+
+
+@pytest.mark.parametrize("registered", ["client_secret_post", "client_secret_basic"])
+def test_every_endpoint_accepts_only_the_registered_method(
+    auth: AuthorizationServer, http: httpx2.Client, registered: str
+) -> None:
+    client = auth.register_client(redirect_uris=[REDIRECT], token_endpoint_auth_method=registered)
+    assert client.client_secret is not None
+    credentials = {
+        "client_secret_post": ({"client_id": client.client_id, "client_secret": client.client_secret}, {}),
+        "client_secret_basic": ({}, {"Authorization": _basic(client.client_id, client.client_secret)}),
+    }
+    other = "client_secret_basic" if registered == "client_secret_post" else "client_secret_post"
+
+    def post(path: str, form: dict[str, str], method: str) -> httpx2.Response:
+        extra, headers = credentials[method]
+        return http.post(path, data={**form, **extra}, headers=headers)
+
+    verifier = new_verifier()
+    code = callback_params(auth.approve(authorize_url(client, verifier=verifier)))["code"]
+    exchange_form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    exchange_form["code_verifier"] = verifier
+    tokens = post("/oauth/token", exchange_form, registered).json()
+    requests = {
+        "exchange": ("/oauth/token", exchange_form),
+        "refresh": ("/oauth/token", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
+        "introspection": ("/oauth/introspect", {"token": tokens["access_token"]}),
+        "revocation": ("/oauth/revoke", {"token": tokens["access_token"]}),
+    }
+    for path, form in requests.values():
+        refused = post(path, form, other)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        assert f"registered for {registered}, not {other}" in refused.json()["error_description"]
+    assert auth.token_requests == {"authorization_code": 2, "refresh_token": 1}
+    assert auth.check_access_token(tokens["access_token"]).active  # nothing the refused requests asked happened
+    assert post("/oauth/introspect", requests["introspection"][1], registered).json()["active"] is True
+    assert post("/oauth/token", requests["refresh"][1], registered).status_code == 200
+    assert post("/oauth/revoke", requests["revocation"][1], registered).status_code == 200
+    assert auth.check_access_token(tokens["access_token"]).reason == "revoked"

@@ -48,7 +48,7 @@ def _token_error(exc: OAuthError, grant_type: str) -> tuple[str, str]:
     """HubSpot's ``status`` code and message for a token-endpoint failure."""
     description = exc.description or exc.error
     if exc.error == "invalid_client":
-        if "unknown client" in description or "client_id" in description:
+        if "does not exist" in description or "client_id" in description:
             return "BAD_CLIENT_ID", "missing or invalid client_id"
         return "BAD_CLIENT_SECRET", "missing or invalid client_secret"
     if exc.error == "unsupported_grant_type" or not grant_type:

@@ -191,19 +191,19 @@ class FakeSalesforce(LocalServer):
             return None
         description = error.description or ""
         if error.error == "invalid_client":
-            if "unknown client" in description:
+            if "does not exist" in description:
                 return 400, {"error": "invalid_client_id", "error_description": "client identifier invalid"}
             return 400, {"error": "invalid_client", "error_description": "invalid client credentials"}
+        if "Code challenge failed" in description:
+            # Per Salesforce's PKCE notes a wrong verifier is invalid_request, a missing one invalid_grant.
+            return 400, {"error": "invalid_request", "error_description": "invalid code verifier"}
+        if "code_verifier" in description:
+            return 400, {"error": "invalid_grant", "error_description": "invalid code verifier"}
         if error.error == "invalid_grant":
             if description == "inactive user":
                 return 400, {"error": "invalid_grant", "error_description": "inactive user"}
             if "refresh token" in description:
                 return 400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}
-            if "does not match the code challenge" in description:
-                # Per Salesforce's PKCE notes a wrong verifier is invalid_request, a missing one invalid_grant.
-                return 400, {"error": "invalid_request", "error_description": "invalid code verifier"}
-            if "code_verifier" in description:
-                return 400, {"error": "invalid_grant", "error_description": "invalid code verifier"}
             if "redirect_uri" in description:
                 return 400, {
                     "error": "redirect_uri_mismatch",
