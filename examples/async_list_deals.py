@@ -42,7 +42,7 @@ async def run(url: str, api_key: str, workdir: str) -> None:
         for pipeline in pipelines.data:
             stages = ", ".join(stage.name or "?" for stage in pipeline.stages or [])
             print(f"pipeline {pipeline.name}: {stages}")
-        logs = client.logs.list(connection_id=conn.id, limit=1000)
+        logs = await client.logs.list(connection_id=conn.id, limit=1000)
         print(f"{len(logs)} calls logged")
 
 

@@ -59,7 +59,7 @@ async def test_async_timeout_is_reported(aclient: AsyncClient, toy_server: ToySe
         await aclient.crm.deals.list(connection_id=cid)
     assert info.value.category == "timeout" and info.value.status is None
     assert info.value.details["deadline_exceeded"]
-    logs = aclient.logs.list(connection_id=cid)
+    logs = await aclient.logs.list(connection_id=cid)
     assert [(log.attempt, log.category, log.action) for log in reversed(logs)] == [(1, "timeout", "fail")]
 
 

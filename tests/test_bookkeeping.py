@@ -184,7 +184,7 @@ async def test_async_calls_on_a_locked_database_return_and_keep_their_rows(tmp_p
         assert deal is not None and deal.name == "Async once"
         assert client.stats().call_logs_pending > 0
     assert fake.count("POST", "/v1/deals") == 1
-    assert len(client.logs.list(limit=100)) == len(fake.requests) == 4
+    assert len(await client.logs.list(limit=100)) == len(fake.requests) == 4
     await client.aclose()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from unified_sdk._drivers import in_thread
+from unified_sdk._drivers import AsyncRunner, blocking, in_thread
 from unified_sdk._oauth import manager
 
 if TYPE_CHECKING:
@@ -45,6 +45,43 @@ class Integrations:
             redirect_uri=redirect_uri,
             config=config,
             token_endpoint_auth_method=token_endpoint_auth_method,
+        )
+
+
+class AsyncIntegrations:
+    """``client.integrations`` of :class:`~unified_sdk.AsyncClient` (storage runs in a worker thread).
+
+    Example::
+
+        await client.integrations.configure("hubspot", client_id="...", client_secret="...")
+    """
+
+    def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
+        self._sync = Integrations(runtime)
+        self._run = run
+
+    async def configure(
+        self,
+        provider: str,
+        *,
+        client_id: str,
+        client_secret: str | None = None,
+        redirect_uri: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        token_endpoint_auth_method: str | None = None,
+    ) -> Integration:
+        """See :meth:`Integrations.configure`."""
+        return await self._run(
+            blocking(
+                lambda: self._sync.configure(
+                    provider,
+                    client_id=client_id,
+                    client_secret=client_secret,
+                    redirect_uri=redirect_uri,
+                    config=config,
+                    token_endpoint_auth_method=token_endpoint_auth_method,
+                )
+            )
         )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -11,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx2
 
 from unified_sdk._actions import ActionPolicy
-from unified_sdk._auth_api import AsyncAuth, Auth, Integrations
+from unified_sdk._auth_api import AsyncAuth, AsyncIntegrations, Auth, Integrations
 from unified_sdk._bookkeeping import BookkeepingStats
 from unified_sdk._connections_api import AsyncConnections, Connections
 from unified_sdk._drivers import in_thread, run_async, run_sync
 from unified_sdk._events import EventBus
 from unified_sdk._keys_api import AsyncKeys, Keys
 from unified_sdk._limits import DEFAULT_MAX_RESPONSE_BYTES
-from unified_sdk._logs_api import Logs
+from unified_sdk._logs_api import AsyncLogs, Logs
 from unified_sdk._passthrough import AsyncPassthrough, Passthrough
 from unified_sdk._pipeline import Flow
 from unified_sdk._providers_api import Providers
@@ -66,8 +69,6 @@ class _BaseClient:
             make_refresher=_oauth_manager,
         )
         self.providers = Providers(self._runtime)
-        self.logs = Logs(self._runtime)
-        self.integrations = Integrations(self._runtime)
         self._closed = False
 
     def stats(self) -> BookkeepingStats:
@@ -98,7 +99,10 @@ class _BaseClient:
 
     @property
     def actions(self) -> ActionPolicy:
-        """The response-action table; override it per provider, connection or operation."""
+        """The response-action table; override it per provider, connection or operation.
+
+        An in-memory policy (no storage, no network), so it is synchronous on both clients.
+        """
         return self._runtime.actions
 
     @property
@@ -140,6 +144,8 @@ class Client(_BaseClient):
         self._http_given = http_client
         self.connections = Connections(self._runtime, self._run)
         self.passthrough = Passthrough(self._runtime, self._run)
+        self.logs = Logs(self._runtime)
+        self.integrations = Integrations(self._runtime)
         self.auth = Auth(self._runtime)
         self.keys = Keys(self._runtime)
 
@@ -190,10 +196,15 @@ class AsyncClient(_BaseClient):
     def __init__(self, *, http_client: httpx2.AsyncClient | None = None, **options: Any) -> None:
         super().__init__(**options)
         self._http_given = http_client
+        self._http_lock = threading.Lock()
         self.connections = AsyncConnections(self._runtime, self._run)
         self.passthrough = AsyncPassthrough(self._runtime, self._run)
+        self.logs = AsyncLogs(self._runtime, self._run)
+        self.integrations = AsyncIntegrations(self._runtime, self._run)
         self.auth = AsyncAuth(self._runtime)
         self.keys = AsyncKeys(self._runtime)
+        with contextlib.suppress(RuntimeError):  # made outside a loop: bound on its first call
+            self._bind_loop(asyncio.get_running_loop())
 
     @cached_property
     def _http(self) -> httpx2.AsyncClient:
@@ -205,17 +216,30 @@ class AsyncClient(_BaseClient):
 
         return AsyncCrm(self._runtime, self._run)
 
+    def _open_http(self) -> httpx2.AsyncClient:
+        with self._http_lock:  # concurrent first calls build one client
+            return self._http
+
+    def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Async event listeners run on the loop this client runs on."""
+        self._runtime.events.bind_loop(loop)
+
     async def _run(self, flow: Flow[T]) -> T:
+        self._bind_loop(asyncio.get_running_loop())
+        if "_http" not in self.__dict__:
+            await in_thread(self._open_http)  # building it loads the TLS trust store: not on the loop
         return await run_async(flow, self._http)
 
     async def aclose(self) -> None:
-        """Flush call logs and release connections and threads."""
+        """Wait for async event listeners still running (bounded), flush call logs, release connections and threads."""
         self._closed = True
+        await self._runtime.events.drain()
         if "_http" in self.__dict__ and self._http_given is None:
             await self._http.aclose()
         await in_thread(self._runtime.close)
 
     async def __aenter__(self) -> Self:
+        self._bind_loop(asyncio.get_running_loop())
         return self
 
     async def __aexit__(

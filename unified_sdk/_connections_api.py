@@ -7,8 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from unified_sdk._connections import Connection, credentials_from_input, new_connection_id
-from unified_sdk._drivers import AsyncRunner, SyncRunner, in_thread
+from unified_sdk._connections import Connection, ConnectionRecord, credentials_from_input, new_connection_id
+from unified_sdk._drivers import AsyncRunner, SyncRunner, blocking
 from unified_sdk._events import Event
 from unified_sdk._oauth import manager
 from unified_sdk._pipeline import Blocking, Call, Flow, operation_flow
@@ -17,6 +17,7 @@ from unified_sdk.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from unified_sdk._runtime import Runtime
+    from unified_sdk.provider import Provider
 
 logger = logging.getLogger("unified_sdk")
 
@@ -111,8 +112,11 @@ class _ConnectionsBase:
         self._runtime.events.emit(Event("connection.deleted", connection_id, row["provider"], {}))
 
     def _check_flow(self, connection_id: str) -> Flow[Connection]:
-        conn = yield Blocking(lambda: self._runtime.connections_store.record(connection_id))
-        provider = self._runtime.provider_for(conn.provider)
+        def load() -> tuple[ConnectionRecord, Provider]:
+            record = self._runtime.connections_store.record(connection_id)
+            return record, self._runtime.provider_for(record.provider)  # a first use imports the plugin
+
+        conn, provider = yield Blocking(load)
         call = Call(self._runtime, conn, provider, "health_check")
         yield from operation_flow(call, provider.health_check(call.ctx))
         checked: Connection = yield Blocking(lambda: self._get(connection_id))
@@ -172,7 +176,7 @@ class Connections(_ConnectionsBase):
 
 
 class AsyncConnections(_ConnectionsBase):
-    """The async twin of :class:`Connections` (storage runs in a worker thread)."""
+    """The async twin of :class:`Connections` (storage runs in a worker thread, through the client's driver)."""
 
     def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
         super().__init__(runtime)
@@ -187,13 +191,13 @@ class AsyncConnections(_ConnectionsBase):
         config: Mapping[str, Any] | None = None,
         scopes: Sequence[str] | None = None,
     ) -> Connection:
-        return await in_thread(lambda: self._create(provider, credentials, external_id, config, scopes))
+        return await self._run(blocking(lambda: self._create(provider, credentials, external_id, config, scopes)))
 
     async def get(self, connection_id: str) -> Connection:
-        return await in_thread(lambda: self._get(connection_id))
+        return await self._run(blocking(lambda: self._get(connection_id)))
 
     async def list(self, *, provider: str | None = None, external_id: str | None = None) -> list[Connection]:
-        return await in_thread(lambda: self._list(provider, external_id))
+        return await self._run(blocking(lambda: self._list(provider, external_id)))
 
     async def update(
         self,
@@ -203,10 +207,10 @@ class AsyncConnections(_ConnectionsBase):
         credentials: Mapping[str, Any] | None = None,
         external_id: str | None = None,
     ) -> Connection:
-        return await in_thread(lambda: self._update(connection_id, config, credentials, external_id))
+        return await self._run(blocking(lambda: self._update(connection_id, config, credentials, external_id)))
 
     async def delete(self, connection_id: str) -> None:
-        await in_thread(lambda: self._delete(connection_id))
+        await self._run(blocking(lambda: self._delete(connection_id)))
 
     async def check(self, connection_id: str) -> Connection:
         return await self._run(self._check_flow(connection_id))

@@ -39,6 +39,12 @@ async def in_thread(fn: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(fn)
 
 
+def blocking(fn: Callable[[], T]) -> Flow[T]:
+    """A flow of one storage call: a client's driver runs ``fn`` (the async one in a worker thread)."""
+    result: T = yield Blocking(fn)
+    return result
+
+
 def run_sync(flow: Flow[T], http: httpx2.Client) -> T:
     """Drive ``flow`` with blocking I/O."""
     try:

@@ -1,10 +1,18 @@
-"""Events: in-process listeners and webhooks signed per Standard Webhooks."""
+"""Events: in-process listeners and webhooks signed per Standard Webhooks.
+
+A listener is a function or an ``async def``. Most events are emitted in a
+worker thread (storage work of a call); a sync listener runs there, and an
+async one is scheduled on the event loop the :class:`~unified_sdk.AsyncClient`
+runs on, so it is awaited there and never blocks it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import inspect
 import json
 import logging
 import queue
@@ -12,7 +20,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,7 +50,11 @@ class Event:
     timestamp: float = field(default_factory=time.time)
 
 
-Listener = Callable[[Event], None]
+Listener = Callable[[Event], None] | Callable[[Event], Awaitable[None]]
+"""A function or coroutine function called with each event."""
+
+#: How long ``AsyncClient.aclose`` waits for async listeners still running.
+LISTENER_DRAIN_TIMEOUT = 10.0
 
 
 def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -80,11 +92,29 @@ class EventBus:
         self._webhook_secret = webhook_secret
         self._outbox: queue.Queue[Event | None] | None = None
         self._sender: threading.Thread | None = None
+        # The loop async listeners run on: the AsyncClient's (bound on each call), or the one
+        # running when an async listener was registered.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._offload_sync = False  # set by an AsyncClient: sync listeners never run on its loop
+        self._pending: set[asyncio.Future[None]] = set()  # strong references until each finishes
 
     def on(self, event_type: str, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for each event of ``event_type`` (``"*"`` for all).
 
+        ``listener`` may be an ``async def``: on an :class:`~unified_sdk.AsyncClient` it is
+        awaited on the client's event loop (``aclose`` waits for those still running); without
+        a running loop it is run to completion where the event is emitted. A sync listener on
+        an ``AsyncClient`` runs in the worker thread that emits the event, never on the loop.
+        Exceptions raised by listeners are logged and never break the call.
+
         Returns a function that unsubscribes it.
+
+        Example::
+
+            async def on_unhealthy(event: Event) -> None:
+                await notify(event.connection_id)
+
+            client.events.on("connection.unhealthy", on_unhealthy)
         """
         if event_type != "*" and event_type not in EVENT_TYPES:
             from unified_sdk.errors import ConfigurationError
@@ -93,6 +123,8 @@ class EventBus:
                 f"unknown event type {event_type!r}",
                 hint=f"use one of: {', '.join(sorted(EVENT_TYPES))} or '*'",
             )
+        if _is_async(listener) and self._loop is None:
+            self._loop = _running_loop()
         with self._lock:
             self._listeners[event_type].append(listener)
 
@@ -107,12 +139,59 @@ class EventBus:
         with self._lock:
             listeners = [*self._listeners.get(event.type, ()), *self._listeners.get("*", ())]
         for listener in listeners:
-            try:
-                listener(event)
-            except Exception:  # one broken listener must not break the call
-                logger.exception("event listener %r failed on %s", listener, event.type)
+            if _is_async(listener):
+                self._schedule(listener, event)
+            elif self._offload_sync and self._loop is not None and _running_loop() is self._loop:
+                # Emitted on the AsyncClient's loop: a sync listener may block, so it runs in a worker thread.
+                self._track(self._loop.run_in_executor(None, _call, listener, event))
+            else:
+                _call(listener, event)
         if self._webhook_url:
             self._enqueue(event)
+
+    # -- async listeners ------------------------------------------------------------
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run async listeners on ``loop`` and keep sync ones off it (the AsyncClient calls this)."""
+        self._loop = loop
+        self._offload_sync = True
+
+    def _schedule(self, listener: Listener, event: Event) -> None:
+        """Await an async listener on the bound loop; run it here when no loop can take it."""
+        running = _running_loop()
+        loop = self._loop
+        if running is not None and (loop is None or loop is running or not _usable(loop)):
+            self._start(running, listener, event)  # on a loop thread already
+            return
+        if loop is not None and _usable(loop):
+            try:
+                loop.call_soon_threadsafe(self._start, loop, listener, event)
+                return
+            except RuntimeError:  # closed meanwhile
+                pass
+        # No loop to run it on (e.g. a sync Client): run it to completion in the emitting thread.
+        private = asyncio.new_event_loop()
+        try:
+            private.run_until_complete(_awaited(listener, event))
+        finally:
+            private.close()
+
+    def _start(self, loop: asyncio.AbstractEventLoop, listener: Listener, event: Event) -> None:
+        self._track(loop.create_task(_awaited(listener, event)))
+
+    def _track(self, future: asyncio.Future[None]) -> None:
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    async def drain(self, timeout: float = LISTENER_DRAIN_TIMEOUT) -> None:
+        """Wait (at most ``timeout`` seconds) for the listeners running on this loop; cancel the rest."""
+        loop = asyncio.get_running_loop()
+        pending = {f for f in self._pending if not f.done() and f.get_loop() is loop}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for future in late:
+            logger.warning("event listener still running after %.0f s at close: cancelled", timeout)
+            future.cancel()
 
     # -- webhooks ---------------------------------------------------------------
     def _enqueue(self, event: Event) -> None:
@@ -163,3 +242,39 @@ class EventBus:
         if self._outbox is not None and self._sender is not None and self._sender.is_alive():
             self._outbox.put(None)
             self._sender.join(timeout=10)
+
+
+def _is_async(listener: Listener) -> bool:
+    # An instance with an ``async def __call__`` counts too.
+    return inspect.iscoroutinefunction(listener) or inspect.iscoroutinefunction(type(listener).__call__)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _usable(loop: asyncio.AbstractEventLoop) -> bool:
+    return loop.is_running() and not loop.is_closed()
+
+
+def _call(listener: Listener, event: Event) -> None:
+    try:
+        result = listener(event)
+        if inspect.isawaitable(result):  # a sync callable that returned an awaitable: nobody would await it
+            logger.error("event listener %r returned an awaitable; register an async def instead", listener)
+            if inspect.iscoroutine(result):
+                result.close()
+    except Exception:  # one broken listener must not break the call
+        logger.exception("event listener %r failed on %s", listener, event.type)
+
+
+async def _awaited(listener: Listener, event: Event) -> None:
+    try:
+        result = listener(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # one broken listener must not break the call
+        logger.exception("event listener %r failed on %s", listener, event.type)

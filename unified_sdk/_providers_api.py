@@ -42,7 +42,11 @@ class ProviderInfo:
 
 
 class Providers:
-    """``client.providers``: the installed provider plugins."""
+    """``client.providers``: the installed provider plugins.
+
+    Synchronous on both clients: it does no storage or network I/O, only reads the
+    installed entry points and imports plugins (a one-off cost at first use).
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime

@@ -2,6 +2,9 @@
 
 Resources never touch HTTP: :class:`ResourceFlows` builds the flows once,
 and the thin sync and async classes hand them to their client's driver.
+Importing this module imports no pydantic (the models load with the provider
+plugin, in a worker thread on the async client), so ``AsyncClient.crm`` is
+cheap on the event loop.
 """
 
 from __future__ import annotations
@@ -10,38 +13,45 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
-
 from unified_sdk._calls import prepare
 from unified_sdk._drivers import AsyncRunner, SyncRunner
 from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
 from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow
 from unified_sdk.errors import ConfigurationError, NotFoundError, NotSupportedError, ProviderError, ValidationError
-from unified_sdk.models import Company, Contact, Deal, Pipeline, User
-from unified_sdk.models.crm import write_model
 from unified_sdk.provider import ListQuery, ListResult
 
 if TYPE_CHECKING:
-    from unified_sdk._runtime import Runtime
+    from pydantic import BaseModel
 
-M = TypeVar("M", bound=BaseModel)
+    from unified_sdk._runtime import Runtime
+    from unified_sdk.models import Company, Contact, Deal, Pipeline, User
+
+M = TypeVar("M", bound="BaseModel")
 
 
 class ResourceFlows(Generic[M]):
     """The flows of one unified resource, shared by the sync and async classes."""
 
-    def __init__(self, runtime: Runtime, resource: str, model: type[M]) -> None:
+    def __init__(self, runtime: Runtime, resource: str, model: str) -> None:
         self.runtime = runtime
         self.resource = resource
-        self.model = model
+        self._model_name = model
+
+    @property
+    def model(self) -> type[M]:
+        """The unified model class (``model`` names it in :mod:`unified_sdk.models`)."""
+        import unified_sdk.models
+
+        model: type[M] = getattr(unified_sdk.models, self._model_name)
+        return model
 
     def _run(
         self, connection_id: str, op: str, make: Any, id: object = None, idempotency_key: str | None = None
     ) -> Flow[Any]:
-        cached = self.runtime.connections_store.cached_record(connection_id)
-        if cached is not None:  # no storage I/O: the async client need not hop to a thread
+        cached = self.runtime.cached_record(connection_id)
+        if cached is not None and self.runtime.provider_for(cached.provider).adapter_loaded(self.resource):
+            # No storage I/O and no import: the async client need not hop to a thread.
             call, adapter = prepare(self.runtime, connection_id, self.resource, op, cached)
         else:
             call, adapter = yield Blocking(lambda: prepare(self.runtime, connection_id, self.resource, op))
@@ -98,6 +108,11 @@ class ResourceFlows(Generic[M]):
 
     def _validate(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         """Strict validation of a write, before anything is sent."""
+        from pydantic import BaseModel
+        from pydantic import ValidationError as PydanticValidationError
+
+        from unified_sdk.models.crm import write_model
+
         if isinstance(data, BaseModel):
             data = data.model_dump(exclude_unset=True, exclude={"id", "created_at", "updated_at", "raw"})
         try:
@@ -266,23 +281,25 @@ class Crm:
     """``client.crm``: deals, contacts, companies, pipelines, users."""
 
     def __init__(self, runtime: Runtime, run: SyncRunner) -> None:
-        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", Deal))
-        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", Contact))
-        self.companies: CrmObjects[Company] = CrmObjects(run, ResourceFlows(runtime, "crm.companies", Company))
-        self.pipelines: CrmObjects[Pipeline] = CrmObjects(run, ResourceFlows(runtime, "crm.pipelines", Pipeline))
-        self.users: CrmObjects[User] = CrmObjects(run, ResourceFlows(runtime, "crm.users", User))
+        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal"))
+        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", "Contact"))
+        self.companies: CrmObjects[Company] = CrmObjects(run, ResourceFlows(runtime, "crm.companies", "Company"))
+        self.pipelines: CrmObjects[Pipeline] = CrmObjects(run, ResourceFlows(runtime, "crm.pipelines", "Pipeline"))
+        self.users: CrmObjects[User] = CrmObjects(run, ResourceFlows(runtime, "crm.users", "User"))
 
 
 class AsyncCrm:
     """``client.crm`` of :class:`AsyncClient`."""
 
     def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
-        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", Deal))
-        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.contacts", Contact))
+        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal"))
+        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(
+            run, ResourceFlows(runtime, "crm.contacts", "Contact")
+        )
         self.companies: AsyncCrmObjects[Company] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.companies", Company)
+            run, ResourceFlows(runtime, "crm.companies", "Company")
         )
         self.pipelines: AsyncCrmObjects[Pipeline] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.pipelines", Pipeline)
+            run, ResourceFlows(runtime, "crm.pipelines", "Pipeline")
         )
-        self.users: AsyncCrmObjects[User] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.users", User))
+        self.users: AsyncCrmObjects[User] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.users", "User"))

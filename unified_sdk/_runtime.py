@@ -119,6 +119,15 @@ class Runtime:
         """The bookkeeping writer: call-log rows, health and rate-limit budgets, off the request path."""
         return Bookkeeper(self.store)
 
+    def cached_record(self, connection_id: str) -> ConnectionRecord | None:
+        """The connection's recently read record, if any, without I/O or imports (safe on an event loop).
+
+        ``None`` until the connection store exists: building it imports the storage layer.
+        """
+        if "connections_store" not in self.__dict__:
+            return None
+        return self.connections_store.cached_record(connection_id)
+
     def _key_file(self) -> Path | None:
         path = sqlite_path(self.database_url)
         return path.with_name(path.name + ".key") if path is not None else None

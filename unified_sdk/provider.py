@@ -515,6 +515,10 @@ class Provider(ABC):
     def health_check(self, ctx: OperationContext) -> OperationFlow[None]:
         """The cheapest call that proves the credentials work."""
 
+    def adapter_loaded(self, resource: str) -> bool:
+        """Whether ``resource``'s adapter is imported already (then :meth:`adapter` does no import)."""
+        return resource in self._adapters
+
     def adapter(self, resource: str) -> Any | None:
         """The adapter instance for ``resource`` (``crm.deals``), imported lazily; ``None`` if unsupported."""
         found = self._adapters.get(resource)

@@ -36,6 +36,7 @@ __all__ = [
     "authorize",
     "authorize_async",
     "configure_integration",
+    "configure_integration_async",
     "set_clock",
     "set_jitter",
     "sqlite_client",
@@ -130,13 +131,13 @@ def set_clock(client: Client | AsyncClient, clock: Callable[[], float]) -> None:
 
 
 def configure_integration(
-    client: Client | AsyncClient, fake: OAuthFake, provider: str, *, redirect_uri: str = DEFAULT_REDIRECT_URI
+    client: Client, fake: OAuthFake, provider: str, *, redirect_uri: str = DEFAULT_REDIRECT_URI
 ) -> Integration:
     """Register the fake's OAuth app as ``provider``'s integration on ``client`` (replacing any).
 
     The integration's config is ``fake.config``, so authorization URLs, token requests and
-    API calls of connections made through it all go to the fake. Integrations are
-    synchronous on both clients, so this serves an ``AsyncClient`` too.
+    API calls of connections made through it all go to the fake. For an ``AsyncClient``
+    use :func:`configure_integration_async`.
 
     Example::
 
@@ -144,6 +145,24 @@ def configure_integration(
         request = client.auth.authorization_url("hubspot", scopes=["crm_deal_read"])
     """
     return client.integrations.configure(
+        provider,
+        client_id=fake.oauth_client_id,
+        client_secret=fake.oauth_client_secret,
+        redirect_uri=redirect_uri,
+        config=fake.config,
+    )
+
+
+async def configure_integration_async(
+    client: AsyncClient, fake: OAuthFake, provider: str, *, redirect_uri: str = DEFAULT_REDIRECT_URI
+) -> Integration:
+    """:func:`configure_integration` for an :class:`~unified_sdk.AsyncClient`.
+
+    Example::
+
+        await configure_integration_async(aclient, fake, "hubspot")
+    """
+    return await client.integrations.configure(
         provider,
         client_id=fake.oauth_client_id,
         client_secret=fake.oauth_client_secret,
@@ -205,7 +224,7 @@ async def authorize_async(
         conn = await authorize_async(aclient, fake, "salesforce", ["crm_deal_read"])
     """
     if configure:
-        configure_integration(client, fake, provider, redirect_uri=redirect_uri)
+        await configure_integration_async(client, fake, provider, redirect_uri=redirect_uri)
     request = await client.auth.authorization_url(
         provider, scopes=scopes, external_id=external_id, connection_id=connection_id
     )
