@@ -140,7 +140,7 @@ class Client(_BaseClient):
         self._http_given = http_client
         self.connections = Connections(self._runtime, self._run)
         self.passthrough = Passthrough(self._runtime, self._run)
-        self.auth = Auth(self._runtime)
+        self.auth = Auth(self._runtime, self._run)
         self.keys = Keys(self._runtime)
 
     @cached_property
@@ -192,7 +192,7 @@ class AsyncClient(_BaseClient):
         self._http_given = http_client
         self.connections = AsyncConnections(self._runtime, self._run)
         self.passthrough = AsyncPassthrough(self._runtime, self._run)
-        self.auth = AsyncAuth(self._runtime)
+        self.auth = AsyncAuth(self._runtime, self._run)
         self.keys = AsyncKeys(self._runtime)
 
     @cached_property
