@@ -10,6 +10,7 @@ from unified_sdk._oauth import manager
 
 if TYPE_CHECKING:
     from unified_sdk._connections import Connection
+    from unified_sdk._drivers import AsyncRunner, SyncRunner
     from unified_sdk._oauth import AuthorizationRequest, Integration
     from unified_sdk._runtime import Runtime
 
@@ -88,8 +89,9 @@ class AsyncIntegrations:
 class Auth:
     """``client.auth``: OAuth authorization URLs with unified scopes, and callback completion."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, run: SyncRunner) -> None:
         self._runtime = runtime
+        self._run = run
 
     def authorization_url(
         self,
@@ -115,16 +117,19 @@ class Auth:
         """Finish the flow from the callback: exchange the code, check the connection, store it.
 
         Raises :class:`~unified_sdk.errors.AuthorizationError` for a refused, unknown,
-        expired or reused callback, without calling the token endpoint.
+        expired or reused callback, and for one whose ``iss`` is not the issuer the provider
+        declares (RFC 9207), without calling the token endpoint. The code exchange, the
+        introspection and the health check go through the client's ``http_client``.
         """
-        return manager(self._runtime).complete(callback_url, code=code, state=state)
+        return self._run(manager(self._runtime).complete_flow(callback_url, code=code, state=state))
 
 
 class AsyncAuth:
-    """The async twin of :class:`Auth` (the blocking flow runs in a worker thread)."""
+    """The async twin of :class:`Auth`: requests on the event loop, storage in worker threads."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._sync = Auth(runtime)
+    def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
+        self._runtime = runtime
+        self._run = run
 
     async def authorization_url(
         self,
@@ -136,7 +141,7 @@ class AsyncAuth:
         redirect_uri: str | None = None,
     ) -> AuthorizationRequest:
         return await in_thread(
-            lambda: self._sync.authorization_url(
+            lambda: manager(self._runtime).authorization_url(
                 provider, scopes=scopes, external_id=external_id, connection_id=connection_id, redirect_uri=redirect_uri
             )
         )
@@ -144,4 +149,4 @@ class AsyncAuth:
     async def complete(
         self, callback_url: str | None = None, *, code: str | None = None, state: str | None = None
     ) -> Connection:
-        return await in_thread(lambda: self._sync.complete(callback_url, code=code, state=state))
+        return await self._run(manager(self._runtime).complete_flow(callback_url, code=code, state=state))

@@ -146,7 +146,7 @@ class Client(_BaseClient):
         self.passthrough = Passthrough(self._runtime, self._run)
         self.logs = Logs(self._runtime)
         self.integrations = Integrations(self._runtime)
-        self.auth = Auth(self._runtime)
+        self.auth = Auth(self._runtime, self._run)
         self.keys = Keys(self._runtime)
 
     @cached_property
@@ -201,7 +201,7 @@ class AsyncClient(_BaseClient):
         self.passthrough = AsyncPassthrough(self._runtime, self._run)
         self.logs = AsyncLogs(self._runtime, self._run)
         self.integrations = AsyncIntegrations(self._runtime, self._run)
-        self.auth = AsyncAuth(self._runtime)
+        self.auth = AsyncAuth(self._runtime, self._run)
         self.keys = AsyncKeys(self._runtime)
         with contextlib.suppress(RuntimeError):  # made outside a loop: bound on its first call
             self._bind_loop(asyncio.get_running_loop())

@@ -100,16 +100,20 @@ class _ConnectionsBase:
             )
         return self._get(connection_id)
 
-    def _delete(self, connection_id: str) -> None:
-        row = self._runtime.connections_store.row(connection_id)
+    def _delete_flow(self, connection_id: str) -> Flow[None]:
+        store = self._runtime.connections_store
+        row = yield Blocking(lambda: store.row(connection_id))
         if row["auth_type"] == "oauth2":
             # Revoke where the provider can; delete even when revocation fails (it is in the call logs).
-            revoked = manager(self._runtime).revoke(connection_id)
+            revoked = yield from manager(self._runtime).revoke_flow(connection_id)
             if not revoked:
                 logger.warning("could not revoke the tokens of connection %s at the provider", connection_id)
+        yield Blocking(lambda: self._forget(connection_id, row["provider"]))
+
+    def _forget(self, connection_id: str, provider: str) -> None:
         self._runtime.store.delete_connection(connection_id)
         self._runtime.connections_store.forget(connection_id)
-        self._runtime.events.emit(Event("connection.deleted", connection_id, row["provider"], {}))
+        self._runtime.events.emit(Event("connection.deleted", connection_id, provider, {}))
 
     def _check_flow(self, connection_id: str) -> Flow[Connection]:
         def load() -> tuple[ConnectionRecord, Provider]:
@@ -165,7 +169,8 @@ class Connections(_ConnectionsBase):
         return self._update(connection_id, config, credentials, external_id)
 
     def delete(self, connection_id: str) -> None:
-        self._delete(connection_id)
+        """Delete a connection, revoking its OAuth tokens at the provider first where it can."""
+        self._run(self._delete_flow(connection_id))
 
     def check(self, connection_id: str) -> Connection:
         """Run the provider's health check now; returns the connection with its new health.
@@ -210,7 +215,7 @@ class AsyncConnections(_ConnectionsBase):
         return await self._run(blocking(lambda: self._update(connection_id, config, credentials, external_id)))
 
     async def delete(self, connection_id: str) -> None:
-        await self._run(blocking(lambda: self._delete(connection_id)))
+        await self._run(self._delete_flow(connection_id))
 
     async def check(self, connection_id: str) -> Connection:
         return await self._run(self._check_flow(connection_id))

@@ -1,11 +1,14 @@
 """OAuth 2 connections: integrations, authorization URLs with unified scopes,
 callback completion, single-flight refresh and revocation.
 
-authlib speaks the protocol (authorization URL, PKCE, code exchange, refresh,
-revocation); this module owns scope mapping, state, storage, health and the
-single-flight lease. It is blocking by design: the async client runs it in a
-worker thread, so threads, asyncio tasks and processes all meet at one arbiter
-(a lease in the connection's row).
+authlib speaks the protocol: it builds the authorization URL, the token,
+refresh and revocation requests with their client authentication and PKCE, and
+parses token responses. The pipeline sends them: every OAuth request is an
+effect of a flow (``complete_flow``, ``refresh_flow``, ``revoke_flow``) driven
+by the client's own driver, through its ``http_client``, with its timeout,
+throttle, call log and retry budget. This module owns scope mapping, state,
+storage, health and the single-flight refresh (a lock per connection within a
+process, a lease in the connection's row across processes).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,16 +35,17 @@ from unified_sdk._connections import (
 )
 from unified_sdk._crypto import INTEGRATION, OAUTH_STATE, bind
 from unified_sdk._events import Event
+from unified_sdk._limits import ResponseTooLarge, deadline_after, time_left
 from unified_sdk._outcome import Category, HealthSignal, Outcome
-from unified_sdk._pipeline import Call, new_log_id, operation_flow
-from unified_sdk._redact import redact_text, sending
+from unified_sdk._pipeline import Blocking, Call, Flow, Send, Sleep, new_log_id, operation_flow
+from unified_sdk._redact import redact_text
+from unified_sdk._retry import may_have_been_sent, retry_delay
 from unified_sdk._scopes import UNIFIED_SCOPES
 from unified_sdk.errors import (
     AuthenticationError,
     AuthorizationError,
     ConfigurationError,
     ProviderCallError,
-    UnifiedError,
     error_class_for,
 )
 from unified_sdk.provider import AuthType, Credentials, Provider, ProviderResponse
@@ -60,6 +65,11 @@ LEASE_MARGIN = 15.0
 CLIENT_AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
 #: Token-endpoint failures that say nothing about the grant: retry later, the connection is fine.
 TRANSIENT = frozenset({Category.PROVIDER_ERROR, Category.TIMEOUT, Category.NETWORK, Category.RATE_LIMITED})
+#: Re-sends of an OAuth request that never left (any) or that is safe to repeat (introspection, revocation).
+OAUTH_MAX_RETRIES = 2
+#: How long one wait for the in-process refresh lock blocks a worker thread before trying again.
+LOCK_POLL = 0.05
+_FORM_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
 #: Kept in the credentials' ``extra`` while the answer to a sent refresh is unknown (see ``_do_refresh``).
 _UNANSWERED = "_refresh_unanswered_at"
 #: Where an integration's ``token_endpoint_auth_method`` override is kept in its stored config.
@@ -241,23 +251,6 @@ class OAuthManager:
         value = getattr(provider.oauth, name, None)
         return str(value) if value else None
 
-    def _oauth_client(self, provider: Provider, integration: Integration, secret: str | None, log: Any) -> Any:
-        from authlib.integrations.httpx_client import OAuth2Client
-
-        assert provider.oauth is not None
-        method = self._auth_method(provider, integration)
-        return OAuth2Client(
-            client_id=integration.client_id,
-            client_secret=secret,
-            # authlib would revoke with client_secret_basic whatever the token endpoint uses.
-            token_endpoint_auth_method=method,
-            revocation_endpoint_auth_method=method,
-            redirect_uri=integration.redirect_uri,
-            code_challenge_method="S256" if provider.oauth.pkce else None,
-            timeout=self.runtime.timeout,
-            event_hooks={"response": [log]},
-        )
-
     # -- authorization URL ----------------------------------------------------------
     def authorization_url(
         self,
@@ -300,16 +293,21 @@ class OAuthManager:
                 params[spec.optional_scope_param] = spec.scope_separator.join(optional)
         else:
             scope_value = spec.scope_separator.join(required + optional)
-        from authlib.integrations.httpx_client import OAuth2Client
+        from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-        with OAuth2Client(
+        if verifier is not None:
+            params["code_challenge"] = create_s256_code_challenge(verifier)
+            params["code_challenge_method"] = "S256"
+        url = prepare_grant_uri(
+            authorize_url,
             client_id=integration.client_id,
+            response_type="code",
+            state=state,
             redirect_uri=redirect,
-            code_challenge_method="S256" if spec.pkce else None,
-        ) as oauth:
-            url, _ = oauth.create_authorization_url(
-                authorize_url, state=state, code_verifier=verifier, scope=scope_value, **params
-            )
+            scope=scope_value,
+            **params,
+        )
         # Spaces as %20, not form-encoding's "+": what providers document (HubSpot's scope=a%20b) and
         # what every decoder reads as a space. A literal "+" was already encoded as %2B.
         base, _, query = url.partition("?")
@@ -347,10 +345,106 @@ class OAuthManager:
             expires_at=datetime.fromtimestamp(now + self.state_ttl, UTC),
         )
 
+    # -- sending ------------------------------------------------------------------------
+    def _form_request(
+        self, plugin: Provider, integration: Integration, secret: str | None, url: str, body: str
+    ) -> httpx2.Request:
+        """A form POST to a token-family endpoint, with the client authentication the integration uses."""
+        from authlib.oauth2.auth import ClientAuth
+
+        auth = ClientAuth(integration.client_id, secret or "", self._auth_method(plugin, integration))
+        headers = {**_FORM_HEADERS, "User-Agent": self.runtime.user_agent}
+        url, headers, body = auth.prepare("POST", url, headers, body)
+        return httpx2.Request("POST", url, headers=headers, content=str(body).encode())
+
+    def _send_flow(
+        self,
+        plugin: Provider,
+        request: httpx2.Request,
+        *,
+        connection_id: str | None,
+        operation: str,
+        secrets_: Sequence[str],
+        repeatable: bool,
+    ) -> Flow[httpx2.Response | Exception]:
+        """Send one OAuth request as the pipeline sends any: through the client's transport, within
+        a deadline of the client's timeout and its response size cap, after the connection's
+        throttle, with one redacted call-log row per attempt and the provider's retry budget.
+
+        A request that never left is sent again; one the provider may have processed only when
+        ``repeatable`` (introspection, revocation): a code or a refresh token is spent by its
+        first use, so a token request is never re-sent after it may have arrived. Returns the
+        response (whatever its status) or the transport failure.
+        """
+        runtime = self.runtime
+        deadline = deadline_after(runtime.timeout)
+        if "user-agent" not in request.headers:
+            request.headers["User-Agent"] = runtime.user_agent
+        retries = 0
+        cost = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            wait = runtime.throttle.before_send(connection_id) if connection_id else 0.0
+            if wait > 0:
+                left = time_left(deadline)
+                if left is not None and wait >= left:
+                    # Nothing was sent: the rate limit resets after the deadline.
+                    return httpx2.ConnectTimeout(f"the rate limit resets in {wait:.1f} s, after the timeout")
+                yield Sleep(wait)
+            started_at = time.time()
+            t0 = time.perf_counter()
+            result: httpx2.Response | Exception = yield Send(
+                request, tuple(secrets_), deadline, runtime.max_response_bytes
+            )
+            duration = (time.perf_counter() - t0) * 1000
+            outcome = _outcome_of(plugin, result)
+            action = "none"
+            delay = 0.0
+            if retries < OAUTH_MAX_RETRIES and _may_resend(result, outcome, repeatable):
+                delay = retry_delay(retries + 1, outcome.retry_after, rand=runtime.jitter())
+                left = time_left(deadline)
+                if left is None or delay < left:
+                    paid = runtime.retry_budgets.acquire(plugin.name, timeout=outcome.category == Category.TIMEOUT)
+                    if paid:
+                        action, cost = "retry", paid
+            response = result if isinstance(result, httpx2.Response) else None
+            runtime.logs.submit(
+                log_id=new_log_id(),
+                connection_id=connection_id,
+                provider=plugin.name,
+                operation=operation,
+                method=request.method,
+                url=str(request.url),
+                request_headers=request.headers.multi_items(),
+                request_body=request.content,
+                status=response.status_code if response is not None else None,
+                response_headers=response.headers.multi_items() if response is not None else None,
+                response_body=response.content if response is not None else None,
+                duration_ms=duration,
+                category=outcome.category.value if outcome.category else None,
+                action=action,
+                action_reason=None,
+                attempt=attempt,
+                error=None
+                if response is not None
+                else redact_text(f"{type(result).__name__}: {result}".rstrip(": "), list(secrets_)),
+                provider_request_id=None,
+                created_at=started_at,
+                secrets=[*secrets_, *(_token_values(response) if response is not None else [])],
+            )
+            if action != "retry":
+                if outcome.ok:
+                    runtime.retry_budgets.succeeded(plugin.name, cost)
+                return result
+            retries += 1
+            yield Sleep(delay)
+
     # -- callback -------------------------------------------------------------------
-    def complete(
+    def complete_flow(
         self, callback_url: str | None = None, *, code: str | None = None, state: str | None = None
-    ) -> Connection:
+    ) -> Flow[Connection]:
+        """Finish an authorization from its callback: check it, exchange the code, check and store the connection."""
         params: dict[str, str] = {}
         if callback_url is not None:
             params = dict(parse_qsl(urlsplit(callback_url).query, keep_blank_values=True))
@@ -370,11 +464,39 @@ class OAuthManager:
             )
         if not params.get("state"):
             raise AuthorizationError("the callback has no state", hint="pass the full callback URL")
-        pending, provider_name = self._take_state(params["state"])
+        pending, provider_name = yield Blocking(partial(self._take_state, params["state"]))
+        plugin = self.runtime.provider_for(provider_name)
+        integration, secret = yield Blocking(partial(self._integration, plugin))
+        self._check_issuer(plugin, integration, params.get("iss"))
         if not params.get("code"):
             raise AuthorizationError("the callback has no authorization code", provider=provider_name)
-        plugin = self.runtime.provider_for(provider_name)
-        return self._exchange(plugin, params["code"], pending)
+        return (yield from self._exchange_flow(plugin, integration, secret, params["code"], pending))
+
+    def _check_issuer(self, plugin: Provider, integration: Integration, iss: str | None) -> None:
+        """RFC 9207: a provider that declares its issuer names itself in every authorization response.
+
+        A callback naming another issuer (or none) may come from a mix-up attack: another
+        authorization server's code, sent here to be exchanged. It is refused before the token
+        endpoint is called. A provider that declares no issuer is not checked.
+        """
+        expected = self._endpoint(plugin, "issuer", integration.config)
+        if expected is None:
+            return
+        if iss is None:
+            raise AuthorizationError(
+                f"the callback has no iss parameter, but {plugin.name} names its issuer in every "
+                "authorization response (RFC 9207)",
+                provider=plugin.name,
+                hint="pass the full callback URL, with its iss parameter; no token request was sent",
+            )
+        if iss != expected:
+            raise AuthorizationError(
+                f"the callback comes from issuer {iss!r}, not from {plugin.name}'s {expected!r} (RFC 9207): "
+                "possibly a mix-up attack",
+                provider=plugin.name,
+                details={"iss": iss, "expected_iss": expected},
+                hint="start the authorization again from this app; no token request was sent",
+            )
 
     def _take_state(self, state: str) -> tuple[dict[str, Any], str]:
         """Claim a stored state once; unknown, expired and reused states are refused."""
@@ -405,120 +527,35 @@ class OAuthManager:
                 raise AuthorizationError("this OAuth state was already used", provider=row["provider"])
         return self.runtime.connections_store.box.decrypt(row["payload"], bind=bind(OAUTH_STATE, key)), row["provider"]
 
-    def _token_logger(
-        self, provider: Provider, connection_id: str | None, operation: str, secrets_: list[str]
-    ) -> _TokenLog:
-        runtime = self.runtime
-
-        def log(response: httpx2.Response) -> None:
-            response.read()
-            hook.last = response
-            request = response.request
-            category = None
-            if response.status_code >= 400:
-                outcome = provider.classify_token_error(
-                    ProviderResponse(response.status_code, response.headers, response.content)
-                )
-                category = (outcome.category or Category.AUTHENTICATION).value
-            runtime.logs.submit(
-                log_id=new_log_id(),
-                connection_id=connection_id,
-                provider=provider.name,
-                operation=operation,
-                method=request.method,
-                url=str(request.url),
-                request_headers=request.headers.multi_items(),
-                request_body=request.content,
-                status=response.status_code,
-                response_headers=response.headers.multi_items(),
-                response_body=response.content,
-                duration_ms=response.elapsed.total_seconds() * 1000 if response.is_closed else 0.0,
-                category=category,
-                action=None,
-                action_reason=None,
-                attempt=1,
-                error=None,
-                provider_request_id=None,
-                created_at=time.time(),
-                secrets=[*secrets_, *_token_values(response)],
-            )
-
-        hook = _TokenLog(log)
-        return hook
-
-    def _log_unanswered(
-        self,
-        provider: Provider,
-        connection_id: str | None,
-        operation: str,
-        exc: httpx2.TransportError,
-        category: Category,
-        secrets_: Sequence[str],
-    ) -> None:
-        """A call-log row for a token-endpoint request that got no (complete) answer."""
-        try:
-            request: httpx2.Request | None = exc.request
-        except RuntimeError:
-            request = None
-        if request is None:
-            return
-        self.runtime.logs.submit(
-            log_id=new_log_id(),
-            connection_id=connection_id,
-            provider=provider.name,
-            operation=operation,
-            method=request.method,
-            url=str(request.url),
-            request_headers=request.headers.multi_items(),
-            request_body=request.content,
-            status=None,
-            response_headers=None,
-            response_body=None,
-            duration_ms=0.0,
-            category=category.value,
-            action=None,
-            action_reason=None,
-            attempt=1,
-            error=redact_text(f"{type(exc).__name__}: {exc}".rstrip(": "), list(secrets_)),
-            provider_request_id=None,
-            created_at=time.time(),
-            secrets=list(secrets_),
-        )
-
     def _token_error(
         self,
         provider: Provider,
-        exc: Exception,
+        failure: _TokenFailure,
         connection_id: str | None,
         secrets_: Sequence[str],
         operation: str | None = None,
-        last: httpx2.Response | None = None,
     ) -> ProviderCallError:
         """The unified error for a failed token request.
 
         Only an answer about the grant or the client (``invalid_grant``, ``invalid_client``, ...)
-        is an :class:`AuthenticationError`; an outage, a rate limit, a timeout or a dropped
-        connection is the matching transient error (retryable), so it never condemns a connection.
+        is an :class:`AuthenticationError`; an outage, a rate limit, a timeout, a dropped
+        connection or an unreadable answer is the matching transient error (retryable), so it
+        never condemns a connection.
         """
-        response = getattr(exc, "response", None)
-        if not isinstance(response, httpx2.Response) and last is not None and last.status_code >= 400:
-            response = last  # authlib raises its own error for an RFC 6749 error body: read the real answer
-        if isinstance(response, httpx2.Response):
-            outcome = provider.classify_token_error(
-                ProviderResponse(response.status_code, response.headers, response.content)
+        result = failure.result
+        if failure.garbled or isinstance(result, ResponseTooLarge):
+            outcome = Outcome.failure(
+                Category.PROVIDER_ERROR,
+                health=HealthSignal.NEUTRAL,
+                status=result.status_code if isinstance(result, httpx2.Response) else None,
+                provider_message=str(result) if isinstance(result, Exception) else "the token response is unreadable",
             )
-        elif isinstance(exc, httpx2.TransportError):
-            outcome = provider.classify_transport_error(exc)
-            if operation is not None and outcome.category is not None:
-                self._log_unanswered(provider, connection_id, operation, exc, outcome.category, secrets_)
+        elif isinstance(result, httpx2.Response):
+            outcome = provider.classify_token_error(
+                ProviderResponse(result.status_code, result.headers, result.content)
+            )
         else:
-            error = getattr(exc, "error", None) or type(exc).__name__
-            description = getattr(exc, "description", None) or str(exc)
-            outcome = provider.classify_token_error(
-                ProviderResponse(
-                    400, {"content-type": "application/json"}, _json({"error": error, "error_description": description})
-                )
-            )
+            outcome = provider.classify_transport_error(result)
         category = outcome.category or Category.AUTHENTICATION
         message = redact_text(
             f"{provider.name} token request failed ({outcome.provider_code or category.value}): "
@@ -526,7 +563,7 @@ class OAuthManager:
             secrets_,
         )
         hint = outcome.hint
-        if category in TRANSIENT and operation == "oauth.refresh" and _maybe_processed(exc, outcome.status):
+        if category in TRANSIENT and operation == "oauth.refresh" and failure.maybe_processed:
             hint = (
                 "the token endpoint's answer was lost: the refresh may have rotated the token. Retry soon: "
                 "the next call sends the refresh again, which providers with a reuse grace period accept"
@@ -549,34 +586,38 @@ class OAuthManager:
             details={**outcome.details, **({"retry_after": outcome.retry_after} if outcome.retry_after else {})},
         )
 
-    def _exchange(self, plugin: Provider, code: str, pending: Mapping[str, Any]) -> Connection:
-        integration, secret = self._integration(plugin)
+    def _exchange_flow(
+        self, plugin: Provider, integration: Integration, secret: str | None, code: str, pending: Mapping[str, Any]
+    ) -> Flow[Connection]:
+        from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
         assert plugin.oauth is not None
         connection_id = pending.get("connection_id") or new_connection_id()
         secrets_ = [code, *([secret] if secret else []), *([pending["verifier"]] if pending.get("verifier") else [])]
         token_url = self._endpoint(plugin, "token_url", integration.config)
         assert token_url is not None
-        log = self._token_logger(plugin, connection_id, "oauth.code_exchange", secrets_)
+        body = prepare_token_request(
+            "authorization_code",
+            redirect_uri=pending["redirect_uri"],
+            code=code,
+            code_verifier=pending.get("verifier"),
+        )
+        request = self._form_request(plugin, integration, secret, token_url, body)
+        result = yield from self._send_flow(
+            plugin,
+            request,
+            connection_id=connection_id,
+            operation="oauth.code_exchange",
+            secrets_=secrets_,
+            repeatable=False,
+        )
         try:
-            with self._oauth_client(plugin, integration, secret, log) as oauth:
-                oauth.redirect_uri = pending["redirect_uri"]
-                token = dict(
-                    oauth.fetch_token(
-                        token_url,
-                        grant_type="authorization_code",
-                        code=code,
-                        code_verifier=pending.get("verifier"),
-                    )
-                )
-        except UnifiedError:
-            raise
-        except Exception as exc:
-            error = self._token_error(plugin, exc, connection_id, secrets_, "oauth.code_exchange", log.last)
+            token = _read_token(result)
+        except _TokenFailure as failure:
+            error = self._token_error(plugin, failure, connection_id, secrets_, "oauth.code_exchange")
             if error.provider_code == "invalid_grant":
                 error.hint = "the code was refused (expired, used, or a PKCE mismatch): start the authorization again"
             raise error from None
-        if not token.get("access_token"):
-            raise self._token_error(plugin, _TokenBodyError(token), connection_id, secrets_)
         credentials = credentials_from_token(plugin, token, previous=None)
         config = {**integration.config}
         base_url = plugin.base_url_from_token(token)
@@ -584,7 +625,7 @@ class OAuthManager:
             config["base_url"] = base_url
         granted_provider = _scopes_in(token, plugin.oauth.scope_separator)
         if granted_provider is None and plugin.oauth.introspect_url is not None:
-            granted_provider = self._introspect(plugin, integration, secret, credentials, connection_id)
+            granted_provider = yield from self._introspect_flow(plugin, integration, secret, credentials, connection_id)
         if granted_provider is None:
             granted_provider = list(pending["provider_scopes"])
         unified = granted_unified_scopes(plugin, pending["scopes"], granted_provider)
@@ -595,11 +636,16 @@ class OAuthManager:
             credentials=credentials,
             credentials_version=0,
             scopes=None,
-            health=self._current_health(connection_id),
+            health=(yield Blocking(partial(self._current_health, connection_id))),
             secrets=[*credentials.secret_values(), *secrets_],
         )
-        self._check(plugin, record)
-        return self._persist(plugin, record, pending, unified, granted_provider)
+        # The plugin's health check with the new credentials, before anything is stored.
+        call = Call(self.runtime, record, plugin, "health_check")
+        yield from operation_flow(call, plugin.health_check(call.ctx))
+        connection: Connection = yield Blocking(
+            partial(self._persist, plugin, record, pending, unified, granted_provider)
+        )
+        return connection
 
     def _current_health(self, connection_id: str) -> Any:
         from unified_sdk._health import Health, health_of
@@ -607,43 +653,37 @@ class OAuthManager:
         row = self.runtime.store.get_connection(connection_id)
         return health_of(row["last_healthy_at"], row["last_unhealthy_at"]) if row else Health.NEW
 
-    def _introspect(
+    def _introspect_flow(
         self,
         plugin: Provider,
         integration: Integration,
         secret: str | None,
         credentials: Credentials,
         connection_id: str,
-    ) -> list[str] | None:
+    ) -> Flow[list[str] | None]:
+        """The granted provider scopes by token introspection (RFC 7662); ``None`` when unknown."""
         assert plugin.oauth is not None
         url = self._endpoint(plugin, "introspect_url", integration.config)
         if url is None:
             return None
         secrets_ = [*credentials.secret_values(), *([secret] if secret else [])]
-        log = self._token_logger(plugin, connection_id, "oauth.introspect", secrets_)
         request = _with_client_auth(
             plugin.introspection_request(url, credentials, integration.client_id, secret),
             self._auth_method(plugin, integration),
             integration.client_id,
             secret,
         )
-        with httpx2.Client(timeout=self.runtime.timeout, event_hooks={"response": [log]}) as http:
-            try:
-                with sending(secrets_):  # the plugin builds this request: its URL may hold the token
-                    response = http.send(request)
-            except httpx2.TransportError:
-                return None
-        if response.status_code >= 400:
+        result = yield from self._send_flow(
+            plugin,
+            request,
+            connection_id=connection_id,
+            operation="oauth.introspect",
+            secrets_=secrets_,
+            repeatable=True,
+        )
+        if not isinstance(result, httpx2.Response) or result.status_code >= 400:
             return None
-        return plugin.parse_introspection(ProviderResponse(response.status_code, response.headers, response.content))
-
-    def _check(self, plugin: Provider, record: ConnectionRecord) -> None:
-        """Run the plugin's health check with the new credentials, before anything is stored."""
-        from unified_sdk._drivers import run_sync
-
-        call = Call(self.runtime, record, plugin, "health_check")
-        with httpx2.Client(timeout=self.runtime.timeout) as http:
-            run_sync(operation_flow(call, plugin.health_check(call.ctx)), http)
+        return plugin.parse_introspection(ProviderResponse(result.status_code, result.headers, result.content))
 
     def _persist(
         self,
@@ -695,12 +735,15 @@ class OAuthManager:
         return Connection.from_row(store.row(record.id))
 
     # -- refresh --------------------------------------------------------------------
-    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord:
+    def refresh_flow(self, conn: ConnectionRecord, *, reason: str) -> Flow[ConnectionRecord]:
         """Refresh ``conn``'s tokens once, however many callers ask at the same moment.
 
         Callers holding stale credentials get the fresh ones another caller
-        stored. Across processes a lease in the row decides who refreshes; it
-        lasts longer than the token request can (:attr:`lease_seconds`).
+        stored. Within a process a lock per connection lines callers up (taken
+        in a worker thread by the async driver, released when the flow ends or
+        is abandoned); across processes a lease in the row decides who
+        refreshes, and it lasts longer than the token request can
+        (:attr:`lease_seconds`).
 
         Only an answer that proves the grant is gone (``invalid_grant``,
         ``invalid_client``, ...) marks the connection unhealthy and starts the
@@ -719,22 +762,43 @@ class OAuthManager:
         store = self.runtime.connections_store
         with self._locks_guard:
             lock = self._locks[conn.id]
-        with lock:
+        held = False
+
+        def take() -> bool:
+            # A bounded wait: a worker thread blocked here must not starve the holder of threads.
+            nonlocal held
+            held = lock.acquire(timeout=LOCK_POLL)
+            return held
+
+        try:
+            while not (yield Blocking(take)):
+                pass
             while True:
-                row = store.row(conn.id)
+                row = yield Blocking(partial(store.row, conn.id))
                 if row["credentials_version"] != conn.credentials_version:
-                    return store.record(conn.id, fresh=True)  # someone else already refreshed
+                    # someone else already refreshed
+                    fresh: ConnectionRecord = yield Blocking(partial(store.record, conn.id, fresh=True))
+                    return fresh
                 failed_at = row["refresh_failed_at"]
                 if failed_at is not None and time.time() - failed_at < self.cooldown:
                     raise self._cooldown_error(row)
                 owner = secrets.token_hex(8)
-                if self._claim_lease(conn.id, row["credentials_version"], owner):
+                if (yield Blocking(partial(self._claim_lease, conn.id, row["credentials_version"], owner))):
                     break
-                time.sleep(0.05)  # another process holds the lease: wait, then re-read
+                yield Sleep(0.05)  # another process holds the lease: wait, then re-read
             try:
-                return self._do_refresh(conn, row, owner)
-            finally:
-                self._release_lease(conn.id, owner)
+                refreshed = yield from self._refresh_leased_flow(conn, row, owner)
+            except GeneratorExit:
+                self._release_lease(conn.id, owner)  # an abandoned flow cannot yield any more
+                raise
+            except BaseException:
+                yield Blocking(partial(self._release_lease, conn.id, owner))
+                raise
+            yield Blocking(partial(self._release_lease, conn.id, owner))
+            return refreshed
+        finally:
+            if held:
+                lock.release()
 
     def _claim_lease(self, connection_id: str, version: int, owner: str) -> bool:
         from unified_sdk._storage import connections as t
@@ -762,10 +826,14 @@ class OAuthManager:
                 .values(refresh_lease_owner=None, refresh_lease_until=None)
             )
 
-    def _do_refresh(self, conn: ConnectionRecord, row: Mapping[str, Any], owner: str) -> ConnectionRecord:
+    def _refresh_leased_flow(
+        self, conn: ConnectionRecord, row: Mapping[str, Any], owner: str
+    ) -> Flow[ConnectionRecord]:
+        from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
         store = self.runtime.connections_store
         plugin = self.runtime.provider_for(conn.provider)
-        current = store.decrypt_credentials(conn.id, row["credentials"])
+        current: Credentials = yield Blocking(partial(store.decrypt_credentials, conn.id, row["credentials"]))
         if plugin.oauth is None or not current.refresh_token:
             raise AuthenticationError(
                 f"connection {conn.id} has no refresh token",
@@ -773,40 +841,42 @@ class OAuthManager:
                 connection_id=conn.id,
                 hint="re-authorize the connection",
             )
-        integration, secret = self._integration(plugin)
+        integration, secret = yield Blocking(partial(self._integration, plugin))
         token_url = self._endpoint(plugin, "token_url", row["config"] or {}, integration.config)
         assert token_url is not None
         secrets_ = [*current.secret_values(), *([secret] if secret else [])]
-        log = self._token_logger(plugin, conn.id, "oauth.refresh", secrets_)
+        body = prepare_token_request("refresh_token", refresh_token=current.refresh_token)
+        request = self._form_request(plugin, integration, secret, token_url, body)
+        result = yield from self._send_flow(
+            plugin, request, connection_id=conn.id, operation="oauth.refresh", secrets_=secrets_, repeatable=False
+        )
         try:
-            with self._oauth_client(plugin, integration, secret, log) as oauth:
-                token = dict(oauth.refresh_token(token_url, refresh_token=current.refresh_token))
-            if not token.get("access_token"):
-                raise _TokenBodyError(token)
-        except Exception as exc:
-            error = self._token_error(plugin, exc, conn.id, secrets_, "oauth.refresh", log.last)
-            # Another process may have rotated the token while we were asking.
-            latest = store.row(conn.id)
-            if latest["credentials_version"] != row["credentials_version"]:
-                return store.record(conn.id, fresh=True)
-            if error.category == Category.AUTHENTICATION:
-                lost_at = current.extra.get(_UNANSWERED)
-                if lost_at is not None and error.provider_code in (None, "invalid_grant"):
-                    error = _refused_after_lost_answer(error, float(lost_at))
-                self.runtime.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
-                store.record_health(
-                    conn.id,
-                    Outcome.failure(
-                        Category.AUTHENTICATION,
-                        health=HealthSignal.UNHEALTHY,
-                        status=error.status,
-                        provider_code=error.provider_code,
-                    ),
-                    error.message,
-                )
-            elif _maybe_processed(exc, error.status) and _UNANSWERED not in current.extra:
-                self._note_unanswered(conn.id, row, owner, current)
-            raise error from None
+            token = _read_token(result)
+        except _TokenFailure as failure:
+            error = self._token_error(plugin, failure, conn.id, secrets_, "oauth.refresh")
+            settled: ConnectionRecord | ProviderCallError = yield Blocking(
+                partial(self._refresh_failed, conn, row, owner, current, failure, error)
+            )
+            if isinstance(settled, ConnectionRecord):
+                return settled
+            raise settled from None
+        # Commit the rotated refresh token before the new access token is used; nothing else
+        # may stand between the provider's answer and this commit (see the docstring of refresh_flow).
+        stored: ConnectionRecord = yield Blocking(
+            partial(self._store_refreshed, conn, row, owner, plugin, token, current)
+        )
+        return stored
+
+    def _store_refreshed(
+        self,
+        conn: ConnectionRecord,
+        row: Mapping[str, Any],
+        owner: str,
+        plugin: Provider,
+        token: Mapping[str, Any],
+        current: Credentials,
+    ) -> ConnectionRecord:
+        store = self.runtime.connections_store
         credentials = credentials_from_token(plugin, token, previous=current)
         values: dict[str, Any] = {
             "credentials": store.encrypt_credentials(conn.id, credentials),
@@ -816,10 +886,43 @@ class OAuthManager:
         base_url = plugin.base_url_from_token(token)
         if base_url:
             values["config"] = {**(row["config"] or {}), "base_url": base_url}
-        # Commit the rotated refresh token before the new access token is used; nothing else
-        # may stand between the provider's answer and this commit (see the docstring of refresh).
         self._commit(conn.id, row["credentials_version"], owner, values)
         return store.record(conn.id, fresh=True)
+
+    def _refresh_failed(
+        self,
+        conn: ConnectionRecord,
+        row: Mapping[str, Any],
+        owner: str,
+        current: Credentials,
+        failure: _TokenFailure,
+        error: ProviderCallError,
+    ) -> ConnectionRecord | ProviderCallError:
+        """Record a failed refresh: the error to raise, or the fresh record when another caller
+        refreshed meanwhile."""
+        store = self.runtime.connections_store
+        # Another process may have rotated the token while we were asking.
+        latest = store.row(conn.id)
+        if latest["credentials_version"] != row["credentials_version"]:
+            return store.record(conn.id, fresh=True)
+        if error.category == Category.AUTHENTICATION:
+            lost_at = current.extra.get(_UNANSWERED)
+            if lost_at is not None and error.provider_code in (None, "invalid_grant"):
+                error = _refused_after_lost_answer(error, float(lost_at))
+            self.runtime.store.update_connection(conn.id, {"refresh_failed_at": time.time()})
+            store.record_health(
+                conn.id,
+                Outcome.failure(
+                    Category.AUTHENTICATION,
+                    health=HealthSignal.UNHEALTHY,
+                    status=error.status,
+                    provider_code=error.provider_code,
+                ),
+                error.message,
+            )
+        elif failure.maybe_processed and _UNANSWERED not in current.extra:
+            self._note_unanswered(conn.id, row, owner, current)
+        return error
 
     def _commit(self, connection_id: str, version: int, owner: str, values: Mapping[str, Any]) -> None:
         """Store refreshed credentials, never over a newer version.
@@ -893,52 +996,102 @@ class OAuthManager:
         )
 
     # -- revocation -----------------------------------------------------------------
-    def revoke(self, connection_id: str) -> bool:
+    def revoke_flow(self, connection_id: str) -> Flow[bool]:
         """Revoke a connection's tokens at the provider (RFC 7009); False when it could not."""
+        from authlib.oauth2.rfc7009.parameters import prepare_revoke_token_request
+
         store = self.runtime.connections_store
-        row = store.row(connection_id)
+        row = yield Blocking(partial(store.row, connection_id))
         plugin = self.runtime.provider_for(row["provider"])
         if plugin.oauth is None or row["auth_type"] != AuthType.OAUTH2.value:
             return False
         try:
-            integration, secret = self._integration(plugin)
+            integration, secret = yield Blocking(partial(self._integration, plugin))
         except ConfigurationError:
             return False
         url = self._endpoint(plugin, "revoke_url", row["config"] or {}, integration.config)
         if url is None:
             return False
-        creds = store.decrypt_credentials(connection_id, row["credentials"])
+        creds: Credentials = yield Blocking(partial(store.decrypt_credentials, connection_id, row["credentials"]))
         secrets_ = [*creds.secret_values(), *([secret] if secret else [])]
-        log = self._token_logger(plugin, connection_id, "oauth.revoke", secrets_)
         ok = True
-        try:
-            with self._oauth_client(plugin, integration, secret, log) as oauth:
-                for token, hint in ((creds.refresh_token, "refresh_token"), (creds.access_token, "access_token")):
-                    if token:
-                        response = oauth.revoke_token(url, token=token, token_type_hint=hint)
-                        ok = ok and response.status_code < 400
-        except Exception:
-            return False
+        for token, hint in ((creds.refresh_token, "refresh_token"), (creds.access_token, "access_token")):
+            if token:
+                body, _headers = prepare_revoke_token_request(token, hint)
+                request = self._form_request(plugin, integration, secret, url, body)
+                result = yield from self._send_flow(
+                    plugin,
+                    request,
+                    connection_id=connection_id,
+                    operation="oauth.revoke",
+                    secrets_=secrets_,
+                    repeatable=True,
+                )
+                ok = ok and isinstance(result, httpx2.Response) and result.status_code < 400
         return ok
 
 
-class _TokenLog:
-    """The response hook of token-endpoint requests: a call-log row each, and the last response kept."""
+class _TokenFailure(Exception):
+    """A token request that brought no tokens: the response or transport failure that came instead."""
 
-    def __init__(self, write: Callable[[httpx2.Response], None]) -> None:
-        self._write = write
-        self.last: httpx2.Response | None = None
+    def __init__(self, result: httpx2.Response | Exception, *, garbled: bool = False) -> None:
+        super().__init__("the token request failed")
+        self.result = result
+        self.garbled = garbled
+        """A success status with a body that is not a token response: the grant was probably used."""
 
-    def __call__(self, response: httpx2.Response) -> None:
-        self._write(response)
+    @property
+    def maybe_processed(self) -> bool:
+        """Whether the provider may have carried the request out: it was sent and no complete
+        answer came back, or a gateway answered for a server that may have processed it."""
+        result = self.result
+        if self.garbled or isinstance(result, ResponseTooLarge):
+            return True
+        if isinstance(result, httpx2.Response):
+            return result.status_code in (502, 504)
+        return may_have_been_sent(result)
 
 
-class _TokenBodyError(Exception):
-    """A token response without an access token (a provider's own error shape)."""
+def _read_token(result: httpx2.Response | Exception) -> dict[str, Any]:
+    """The token response (RFC 6749 section 5.1) parsed by authlib; :class:`_TokenFailure` otherwise."""
+    from authlib.oauth2.rfc6749 import OAuth2Token
 
-    def __init__(self, body: Mapping[str, Any]) -> None:
-        super().__init__("the token response has no access_token")
-        self.response = httpx2.Response(400, json=dict(body))
+    if isinstance(result, Exception) or result.status_code >= 400:
+        raise _TokenFailure(result)
+    try:
+        body = result.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise _TokenFailure(result, garbled=result.status_code < 300)
+    if "error" in body or not body.get("access_token"):
+        # A provider's own error shape behind a success status: classified like a 400.
+        raise _TokenFailure(httpx2.Response(400, json=body))
+    return dict(OAuth2Token.from_dict(body))
+
+
+def _outcome_of(provider: Provider, result: httpx2.Response | Exception) -> Outcome:
+    """How an OAuth request went, for its call-log row and the retry decision."""
+    if isinstance(result, ResponseTooLarge):
+        return Outcome.failure(
+            Category.PROVIDER_ERROR, health=HealthSignal.NEUTRAL, status=result.status, provider_message=str(result)
+        )
+    if isinstance(result, Exception):
+        return provider.classify_transport_error(result)
+    if result.status_code < 400:
+        return Outcome.success(result.status_code)
+    outcome = provider.classify_token_error(ProviderResponse(result.status_code, result.headers, result.content))
+    return outcome if outcome.category is not None else replace(outcome, category=Category.AUTHENTICATION)
+
+
+def _may_resend(result: httpx2.Response | Exception, outcome: Outcome, repeatable: bool) -> bool:
+    """Whether a failed OAuth request may be sent again: one that never left always, any other
+    transient failure only when repeating it is harmless."""
+    if outcome.ok or outcome.category not in TRANSIENT or isinstance(result, ResponseTooLarge):
+        return False
+    if isinstance(result, Exception) and not may_have_been_sent(result):
+        return True
+    return repeatable
 
 
 def _with_client_auth(request: httpx2.Request, method: str, client_id: str, secret: str | None) -> httpx2.Request:
@@ -978,20 +1131,6 @@ def _refused_after_lost_answer(error: ProviderCallError, lost_at: float) -> Prov
         ),
         details={**error.details, "refresh_answer_lost_at": lost_at},
     )
-
-
-def _maybe_processed(exc: Exception, status: int | None) -> bool:
-    """Whether a failed token request may have been carried out by the provider: it was sent and
-    no complete answer came back, or a gateway answered for a server that may have processed it."""
-    if isinstance(exc, httpx2.TransportError):
-        return not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout)
-    return status in (502, 504)
-
-
-def _json(value: Any) -> bytes:
-    import json
-
-    return json.dumps(value).encode()
 
 
 def _token_values(response: httpx2.Response) -> list[str]:

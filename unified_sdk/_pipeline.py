@@ -427,7 +427,7 @@ def send_flow(
     # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
     refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
     if preq.authenticated and refreshable and _expiring(conn.credentials, runtime.refresh_skew, provider):
-        conn = call.conn = yield Blocking(lambda: runtime.refresh(call.conn, reason="expiring"))
+        conn = call.conn = yield from runtime.refresh_flow(call.conn, reason="expiring")
 
     while True:
         attempt += 1
@@ -524,7 +524,7 @@ def send_flow(
                 action = "fail"
             else:
                 try:
-                    conn = call.conn = yield Blocking(lambda: runtime.refresh(call.conn, reason="rejected"))
+                    conn = call.conn = yield from runtime.refresh_flow(call.conn, reason="rejected")
                 except UnifiedError as exc:
                     if exc.category == Category.AUTHENTICATION:  # a token endpoint outage is not the 401's fault
                         yield from _health(call, outcome, None)

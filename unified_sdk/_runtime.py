@@ -11,10 +11,10 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from unified_sdk._actions import ActionPolicy
 from unified_sdk._bookkeeping import CLOSE_TIMEOUT, Bookkeeper
@@ -40,9 +40,13 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class Refresher(Protocol):
-    """Refreshes a connection's OAuth credentials (single-flight); the OAuth layer implements it."""
+    """Refreshes a connection's OAuth credentials (single-flight); the OAuth layer implements it.
 
-    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord: ...
+    ``refresh_flow`` is a pipeline flow (it yields the pipeline's effects: its token request
+    goes through the driver that runs the call needing the refresh).
+    """
+
+    def refresh_flow(self, conn: ConnectionRecord, *, reason: str) -> Generator[Any, Any, ConnectionRecord]: ...
 
 
 def _random_jitter() -> float | None:
@@ -165,9 +169,9 @@ class Runtime:
             raise ConfigurationError("this runtime has no OAuth refresher")
         return self._make_refresher(self)
 
-    def refresh(self, conn: ConnectionRecord, *, reason: str) -> ConnectionRecord:
-        """Refresh OAuth credentials, single-flight across threads, tasks and processes."""
-        return self.refresher.refresh(conn, reason=reason)
+    def refresh_flow(self, conn: ConnectionRecord, *, reason: str) -> Generator[Any, Any, ConnectionRecord]:
+        """Refresh OAuth credentials, single-flight across threads, tasks and processes (a pipeline flow)."""
+        return self.refresher.refresh_flow(conn, reason=reason)
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Write pending call logs, health and events (waiting at most about ``timeout``), then release."""

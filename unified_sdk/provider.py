@@ -203,7 +203,8 @@ class OAuth2Spec:
     """A provider's OAuth 2 endpoints and quirks.
 
     Any endpoint can be overridden per integration or connection through its
-    config keys ``authorize_url``, ``token_url``, ``revoke_url``, ``introspect_url``.
+    config keys ``authorize_url``, ``token_url``, ``revoke_url``, ``introspect_url``
+    (and the ``issuer``).
     """
 
     authorize_url: str
@@ -227,6 +228,11 @@ class OAuth2Spec:
     """Refresh at most this many seconds before the access token expires, for providers that
     refuse earlier refreshes; the client's ``refresh_skew`` applies when it is smaller. Either
     way the margin is never more than half the token's lifetime."""
+    issuer: str | None = None
+    """The authorization server's issuer identifier, for a provider that names itself in every
+    authorization response (RFC 9207 ``iss``). When declared (here, by the config key ``issuer``
+    or by :meth:`Provider.oauth_endpoints`), a callback whose ``iss`` is missing or different is
+    refused with :class:`~unified_sdk.errors.AuthorizationError` before the code is exchanged."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,7 @@ class SandboxProvider(Provider):
         scope_separator=" ",
         pkce=True,
         token_endpoint_auth_method="client_secret_post",
+        issuer=DEFAULT_BASE_URL,
     )
     scopes = {
         "crm_deal_read": ScopeMapping(required=("deals:read",), optional=("pipelines:read",)),
@@ -81,12 +82,13 @@ class SandboxProvider(Provider):
     docs_url = "https://github.com/unified-sdk/unified-sdk/tree/main/providers/sandbox"
 
     def oauth_endpoints(self, config: Mapping[str, Any]) -> Mapping[str, str]:
-        """The sandbox serves OAuth on its API host: a connection's ``base_url`` moves both."""
+        """The sandbox serves OAuth on its API host: a connection's ``base_url`` moves both (and its
+        issuer, the URL it names in every authorization response, RFC 9207)."""
         base = config.get("base_url")
         if not base:
             return {}
         base = str(base).rstrip("/")
-        return {name: f"{base}/oauth/{path}" for name, path in _OAUTH_PATHS.items()}
+        return {"issuer": base, **{name: f"{base}/oauth/{path}" for name, path in _OAUTH_PATHS.items()}}
 
     def auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
         """API keys go in ``X-Api-Key``; OAuth access tokens in ``Authorization: Bearer``."""

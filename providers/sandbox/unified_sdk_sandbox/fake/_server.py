@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from unified_sdk.testing import LocalServer
 from unified_sdk.testing._faults import Fault, Receive, Scope, Send
@@ -194,8 +194,11 @@ class SandboxServer(LocalServer):
         self.data.generate(deals=0, contacts=0, companies=0)
 
     def approve(self, authorization_url: str, grant_scopes: Iterable[str] | None = None, *, deny: bool = False) -> str:
-        """Consent to an authorization URL as the user would; return the callback URL (not followed)."""
-        return self.oauth.approve(authorization_url, grant_scopes, deny=deny)
+        """Consent to an authorization URL as the user would; return the callback URL (not followed).
+
+        The callback names this server as its issuer (``iss``, RFC 9207), as the sandbox declares.
+        """
+        return _with_iss(self.oauth.approve(authorization_url, grant_scopes, deny=deny), self.url)
 
     @property
     def token_requests(self) -> dict[str, int]:
@@ -225,6 +228,20 @@ class SandboxServer(LocalServer):
             self._requests.clear()
 
     # -- the app ---------------------------------------------------------------------------------
+    def _naming_issuer(self, send: Send) -> Send:
+        """``send`` with ``iss`` (RFC 9207) added to the authorization endpoint's redirects."""
+
+        async def naming(message: Any) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                headers = [
+                    (k, _with_iss(v.decode("latin-1"), self.url).encode("latin-1") if k.lower() == b"location" else v)
+                    for k, v in message.get("headers", [])
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return naming
+
     def build_app(self) -> Any:
         from starlette.applications import Starlette
 
@@ -234,6 +251,9 @@ class SandboxServer(LocalServer):
             if scope["type"] != "http":
                 return
             path: str = scope["path"]
+            if path == "/oauth/authorize":
+                await oauth_app(scope, receive, self._naming_issuer(send))
+                return
             if path.startswith("/oauth/"):
                 await oauth_app(scope, receive, send)
                 return
@@ -507,3 +527,10 @@ async def _send_raw(send: Send, status: int, payload: bytes, headers: list[tuple
     raw = [(b"content-length", str(len(payload)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _with_iss(callback_url: str, issuer: str) -> str:
+    """``callback_url`` naming ``issuer`` in its ``iss`` parameter (RFC 9207)."""
+    parts = urlsplit(callback_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("iss", issuer)])))
