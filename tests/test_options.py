@@ -354,3 +354,25 @@ def test_without_unified_sdk_log_nothing_is_printed(toy_server: ToyServer, tmp_p
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_refreshes_are_logged_without_tokens(db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    from unified_sdk_sandbox.fake import SandboxServer
+
+    from unified_sdk.testing import authorize
+
+    with SandboxServer(deals=2, contacts=1, companies=1) as server, Client(database_url=db_url) as client:
+        cid = authorize(client, server, "sandbox", ["crm_deal_read"]).id
+        client.crm.deals.list(connection_id=cid, limit=1)
+        secrets = set(client._runtime.connections_store.record(cid).secrets)
+        server.expire_access_tokens()
+        with caplog.at_level(logging.DEBUG, logger="unified_sdk"):
+            client.crm.deals.list(connection_id=cid, limit=1)
+        secrets |= set(client._runtime.connections_store.record(cid).secrets)
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"refreshing the credentials of connection {cid} (rejected)" in messages
+    assert f"refreshed the credentials of connection {cid}" in messages
+    assert len(secrets) >= 3  # the old access token, the refresh token(s) and the new access token
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.args)
+        assert not [s for s in secrets if s in text]
