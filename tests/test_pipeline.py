@@ -18,7 +18,7 @@ import pytest
 from tests.toy.toy_plugin import ToyProvider
 from unified_sdk import Client
 from unified_sdk._calls import prepare
-from unified_sdk._pipeline import Blocking, Call, Send, Sleep, send_flow
+from unified_sdk._pipeline import Blocking, Call, CallOptions, Send, Sleep, send_flow
 from unified_sdk.errors import (
     NetworkError,
     OutcomeUnknownError,
@@ -146,7 +146,7 @@ def test_a_wait_longer_than_the_rule_allows_fails_at_once(call: Callable[[], Cal
 
 
 def test_a_wait_that_would_cross_the_deadline_fails_now(client: Client, call: Callable[[], Call]) -> None:
-    made, _ = prepare(client._runtime, call().conn.id, "crm.deals", "list", timeout=1.0)
+    made, _ = prepare(client._runtime, call().conn.id, "crm.deals", "list", options=CallOptions(timeout=1.0))
     with pytest.raises(RateLimitedError) as caught:
         play(made, ProviderRequest("GET", "/items"), [ok(b"{}", 429, **{"retry-after": "5"})])
     assert caught.value.details.get("deadline_exceeded") is True

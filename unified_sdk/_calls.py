@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from unified_sdk._pipeline import Call
+from unified_sdk._pipeline import Call, CallOptions
 from unified_sdk._scopes import scope_for
 from unified_sdk.errors import NotSupportedError, PermissionDeniedError
 from unified_sdk.provider import Provider
@@ -21,7 +21,7 @@ def prepare(
     operation: str,
     conn: ConnectionRecord | None = None,
     *,
-    timeout: float | None = None,
+    options: CallOptions | None = None,
 ) -> tuple[Call, Any]:
     """Load the connection and its adapter, and check the call may be made (nothing is sent)."""
     if conn is None:
@@ -37,13 +37,21 @@ def prepare(
             hint=f"{provider.display_name} supports: {', '.join(sorted(provider.adapters)) or 'nothing yet'}",
         )
     check_scopes(conn, provider, resource, operation)
-    return Call(runtime, conn, provider, op_name, timeout=timeout), adapter
+    return new_call(runtime, conn, provider, op_name, options), adapter
 
 
-def prepare_passthrough(runtime: Runtime, connection_id: str, *, timeout: float | None = None) -> Call:
+def prepare_passthrough(runtime: Runtime, connection_id: str, *, options: CallOptions | None = None) -> Call:
     """A call for a passthrough request on ``connection_id``."""
     conn = runtime.connections_store.record(connection_id)
-    return Call(runtime, conn, runtime.provider_for(conn.provider), "passthrough", timeout=timeout)
+    return new_call(runtime, conn, runtime.provider_for(conn.provider), "passthrough", options)
+
+
+def new_call(
+    runtime: Runtime, conn: ConnectionRecord, provider: Provider, operation: str, options: CallOptions | None
+) -> Call:
+    """A :class:`Call` with the client's (or the caller's) timeout, retry count and longest wait."""
+    o = options or CallOptions()
+    return Call(runtime, conn, provider, operation, timeout=o.timeout, max_retries=o.max_retries, max_wait=o.max_wait)
 
 
 def check_scopes(conn: ConnectionRecord, provider: Provider, resource: str, operation: str) -> None:

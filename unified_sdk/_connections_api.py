@@ -7,11 +7,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from unified_sdk._calls import new_call
 from unified_sdk._connections import Connection, ConnectionRecord, credentials_from_input, new_connection_id
 from unified_sdk._drivers import AsyncRunner, SyncRunner, blocking
 from unified_sdk._events import Event
 from unified_sdk._oauth import manager
-from unified_sdk._pipeline import Blocking, Call, Flow, operation_flow
+from unified_sdk._pipeline import Blocking, CallOptions, Flow, operation_flow
 from unified_sdk._scopes import UNIFIED_SCOPES
 from unified_sdk.errors import ConfigurationError
 
@@ -23,8 +24,9 @@ logger = logging.getLogger("unified_sdk")
 
 
 class _ConnectionsBase:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, options: CallOptions | None = None) -> None:
         self._runtime = runtime
+        self._options = options or CallOptions()
 
     def _create(
         self,
@@ -115,13 +117,15 @@ class _ConnectionsBase:
         self._runtime.connections_store.forget(connection_id)
         self._runtime.events.emit(Event("connection.deleted", connection_id, provider, {}))
 
-    def _check_flow(self, connection_id: str) -> Flow[Connection]:
+    def _check_flow(self, connection_id: str, timeout: float | None) -> Flow[Connection]:
+        options = self._options.merged(timeout=timeout)
+
         def load() -> tuple[ConnectionRecord, Provider]:
             record = self._runtime.connections_store.record(connection_id)
             return record, self._runtime.provider_for(record.provider)  # a first use imports the plugin
 
         conn, provider = yield Blocking(load)
-        call = Call(self._runtime, conn, provider, "health_check")
+        call = new_call(self._runtime, conn, provider, "health_check", options)
         yield from operation_flow(call, provider.health_check(call.ctx))
         checked: Connection = yield Blocking(lambda: self._get(connection_id))
         return checked
@@ -130,8 +134,8 @@ class _ConnectionsBase:
 class Connections(_ConnectionsBase):
     """``client.connections``: create, read, update, delete and check connections."""
 
-    def __init__(self, runtime: Runtime, run: SyncRunner) -> None:
-        super().__init__(runtime)
+    def __init__(self, runtime: Runtime, run: SyncRunner, options: CallOptions | None = None) -> None:
+        super().__init__(runtime, options)
         self._run = run
 
     def create(
@@ -172,19 +176,20 @@ class Connections(_ConnectionsBase):
         """Delete a connection, revoking its OAuth tokens at the provider first where it can."""
         self._run(self._delete_flow(connection_id))
 
-    def check(self, connection_id: str) -> Connection:
+    def check(self, connection_id: str, *, timeout: float | None = None) -> Connection:
         """Run the provider's health check now; returns the connection with its new health.
 
-        Raises the unified error when the check fails.
+        Raises the unified error when the check fails. ``timeout`` (seconds) bounds this
+        check instead of the client's timeout.
         """
-        return self._run(self._check_flow(connection_id))
+        return self._run(self._check_flow(connection_id, timeout))
 
 
 class AsyncConnections(_ConnectionsBase):
     """The async twin of :class:`Connections` (storage runs in a worker thread, through the client's driver)."""
 
-    def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
-        super().__init__(runtime)
+    def __init__(self, runtime: Runtime, run: AsyncRunner, options: CallOptions | None = None) -> None:
+        super().__init__(runtime, options)
         self._run = run
 
     async def create(
@@ -217,5 +222,5 @@ class AsyncConnections(_ConnectionsBase):
     async def delete(self, connection_id: str) -> None:
         await self._run(self._delete_flow(connection_id))
 
-    async def check(self, connection_id: str) -> Connection:
-        return await self._run(self._check_flow(connection_id))
+    async def check(self, connection_id: str, *, timeout: float | None = None) -> Connection:
+        return await self._run(self._check_flow(connection_id, timeout))

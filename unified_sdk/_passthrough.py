@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from unified_sdk._calls import prepare_passthrough
 from unified_sdk._drivers import AsyncRunner, SyncRunner
-from unified_sdk._pipeline import Blocking, Call, request_flow
+from unified_sdk._pipeline import Blocking, Call, CallOptions, request_flow
 from unified_sdk.errors import ProviderError
 from unified_sdk.provider import ProviderRequest, ProviderResponse
 
@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 class Passthrough:
     """``client.passthrough``: any provider request through the same pipeline (auth, logs, retries)."""
 
-    def __init__(self, runtime: Runtime, run: SyncRunner) -> None:
+    def __init__(self, runtime: Runtime, run: SyncRunner, options: CallOptions | None = None) -> None:
         self._runtime = runtime
         self._run = run
+        self._options = options or CallOptions()
 
     def request(
         self,
@@ -32,11 +33,13 @@ class Passthrough:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> ProviderResponse:
         """Send ``method path`` (relative to the connection's API base URL) and return the response.
 
         An absolute URL is accepted only on the connection's API host (or a host its provider
         declares); any other raises :class:`~unified_sdk.errors.ValidationError` before sending.
+        ``timeout`` (seconds) bounds this call instead of the client's timeout.
         """
         flow = passthrough_flow(
             self._runtime,
@@ -47,6 +50,7 @@ class Passthrough:
             json=json,
             data=data,
             headers=headers,
+            options=self._options.merged(timeout=timeout),
         )
         return self._run(flow)
 
@@ -54,9 +58,10 @@ class Passthrough:
 class AsyncPassthrough:
     """The async twin of :class:`Passthrough`."""
 
-    def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
+    def __init__(self, runtime: Runtime, run: AsyncRunner, options: CallOptions | None = None) -> None:
         self._runtime = runtime
         self._run = run
+        self._options = options or CallOptions()
 
     async def request(
         self,
@@ -68,6 +73,7 @@ class AsyncPassthrough:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> ProviderResponse:
         flow = passthrough_flow(
             self._runtime,
@@ -78,6 +84,7 @@ class AsyncPassthrough:
             json=json,
             data=data,
             headers=headers,
+            options=self._options.merged(timeout=timeout),
         )
         return await self._run(flow)
 
@@ -92,9 +99,10 @@ def passthrough_flow(
     json: Any = None,
     data: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    options: CallOptions | None = None,
 ) -> Generator[Any, Any, ProviderResponse]:
     """A single request on ``connection_id``; ``path`` relative to its API base URL (or an absolute URL on it)."""
-    call: Call = yield Blocking(lambda: prepare_passthrough(runtime, connection_id))
+    call: Call = yield Blocking(lambda: prepare_passthrough(runtime, connection_id, options=options))
     preq = ProviderRequest(method, path, params=params, json=json, data=data, headers=headers)
     response = yield from request_flow(call, preq)
     if response is None:

@@ -13,6 +13,7 @@ thread). ``Client`` and ``AsyncClient`` drive the same flows (see
 from __future__ import annotations
 
 import gc
+import logging
 import re
 import secrets as _secrets
 import time
@@ -29,8 +30,9 @@ from unified_sdk._actions import Decision, ResponseAction
 from unified_sdk._limits import ResponseTooLarge, deadline_after, time_left
 from unified_sdk._outcome import Category, HealthSignal, Outcome
 from unified_sdk._paths import check_path
-from unified_sdk._redact import redact_text, redact_value
+from unified_sdk._redact import redact_text, redact_url, redact_value
 from unified_sdk._retry import may_have_been_sent, retry_delay
+from unified_sdk._runtime import check_call_limits
 from unified_sdk.errors import (
     OutcomeUnknownError,
     ProviderError,
@@ -54,6 +56,37 @@ if TYPE_CHECKING:
     from unified_sdk._runtime import Runtime
 
 T = TypeVar("T")
+
+#: Retries, refreshes, throttle waits and (at DEBUG) each request; silent unless the app or
+#: ``UNIFIED_SDK_LOG`` turns it on. Records name connections, operations and redacted URLs, never secrets.
+logger = logging.getLogger("unified_sdk")
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-client (``with_options``) or per-call overrides of the client's call limits; ``None`` keeps the default.
+
+    ``timeout`` bounds the whole call; ``max_retries`` replaces the retry count of every
+    retrying response action; ``max_wait`` is the longest single wait (Retry-After, rate-limit
+    reset or backoff) the SDK sleeps.
+    """
+
+    timeout: float | None = None
+    max_retries: int | None = None
+    max_wait: float | None = None
+
+    def __post_init__(self) -> None:
+        check_call_limits(timeout=self.timeout, max_retries=self.max_retries, max_wait=self.max_wait)
+
+    def merged(
+        self, *, timeout: float | None = None, max_retries: int | None = None, max_wait: float | None = None
+    ) -> CallOptions:
+        """These options with the given ones (those not ``None``) in their place."""
+        return CallOptions(
+            self.timeout if timeout is None else timeout,
+            self.max_retries if max_retries is None else max_retries,
+            self.max_wait if max_wait is None else max_wait,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +133,8 @@ class Call:
 
     ``timeout`` (default: the client's) bounds the whole operation from its
     creation: connect, every attempt, retry and wait, and reading each body.
+    ``max_retries`` (default: the client's; ``None``: the action table's) and
+    ``max_wait`` (default: the client's) bound its retries and its longest wait.
     """
 
     runtime: Runtime
@@ -108,6 +143,8 @@ class Call:
     operation: str
     base_url: str = ""
     timeout: float | None = None
+    max_retries: int | None = None
+    max_wait: float | None = None
     ctx: OperationContext = field(init=False)
     writes: int = 0
     """Requests of this operation given an idempotency key so far."""
@@ -117,6 +154,8 @@ class Call:
         self.base_url = self.provider.resolve_base_url(self.conn.config)
         self.ctx = OperationContext(self.conn.id, self.provider.name, self.conn.config, self.operation)
         self.timeout = self.runtime.timeout if self.timeout is None else self.timeout
+        self.max_retries = self.runtime.max_retries if self.max_retries is None else self.max_retries
+        self.max_wait = self.runtime.max_wait if self.max_wait is None else self.max_wait
         self.deadline = deadline_after(self.timeout)
 
     def use_idempotency_key(self, key: str) -> None:
@@ -427,7 +466,7 @@ def send_flow(
     # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
     refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
     if preq.authenticated and refreshable and _expiring(conn.credentials, runtime.refresh_skew, provider):
-        conn = call.conn = yield from runtime.refresh_flow(call.conn, reason="expiring")
+        conn = call.conn = yield from _refresh(call, "expiring")
 
     while True:
         attempt += 1
@@ -436,6 +475,13 @@ def send_flow(
             left = time_left(call.deadline)
             if left is not None and wait >= left:
                 raise _out_of_time(call, wait)
+            logger.info(
+                "%s %s on connection %s: waiting %.2f s for the provider's rate limit",
+                provider.name,
+                call.operation,
+                conn.id,
+                wait,
+            )
             yield Sleep(wait)
         request = build_http_request(call, preq, conn.credentials)
         log_id = new_log_id()
@@ -443,6 +489,16 @@ def send_flow(
         t0 = time.perf_counter()
         result = yield Send(request, tuple(conn.secrets), call.deadline, runtime.max_response_bytes)
         duration = (time.perf_counter() - t0) * 1000
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s %s -> %s (%.0f ms, attempt %d)",
+                provider.name,
+                request.method,
+                redact_url(str(request.url), conn.secrets),
+                result.status_code if isinstance(result, httpx2.Response) else type(result).__name__,
+                duration,
+                attempt,
+            )
         response: ProviderResponse | None = None
         sent = True
         unanswered = False  # sent, and no answer says what became of it
@@ -481,7 +537,9 @@ def send_flow(
             operation=call.operation,
             provider_defaults=provider.response_actions,
         )
-        action, delay = _next_step(call, decision, outcome, attempt, retries, refreshed, idempotent or not sent)
+        action, delay, over = _next_step(call, decision, outcome, retries, refreshed, idempotent or not sent)
+        if over is not None:
+            outcome = _explained(outcome, "max_wait_exceeded", over)
         if isinstance(result, ResponseTooLarge):
             action = "fail"  # the same request would be as large again
         action, outcome, paid = _within_limits(call, action, delay, outcome)
@@ -524,7 +582,7 @@ def send_flow(
                 action = "fail"
             else:
                 try:
-                    conn = call.conn = yield from runtime.refresh_flow(call.conn, reason="rejected")
+                    conn = call.conn = yield from _refresh(call, "rejected")
                 except UnifiedError as exc:
                     if exc.category == Category.AUTHENTICATION:  # a token endpoint outage is not the 401's fault
                         yield from _health(call, outcome, None)
@@ -532,6 +590,16 @@ def send_flow(
                 continue
         if action in ("retry", "wait"):
             retries += 1
+            logger.info(
+                "%s %s on connection %s: %s (%s), retry %d in %.2f s",
+                provider.name,
+                call.operation,
+                conn.id,
+                outcome.status or type(result).__name__,
+                outcome.category.value if outcome.category else "ok",
+                retries,
+                delay,
+            )
             yield Sleep(delay)
             continue
         # fail
@@ -553,36 +621,50 @@ def _next_step(
     call: Call,
     decision: Decision,
     outcome: Outcome,
-    attempt: int,
     retries: int,
     refreshed: bool,
     safe_to_repeat: bool,
-) -> tuple[str, float]:
-    """``(step, delay)``: return, succeed, refresh, retry, wait or fail."""
+) -> tuple[str, float, str | None]:
+    """``(step, delay, why)``: return, succeed, refresh, retry, wait or fail; ``why`` explains a wait refused.
+
+    The call's ``max_retries`` (when set) replaces the rule's retry count; its ``max_wait``
+    caps the rule's: a provider asking for a longer wait fails the call at once, and the
+    SDK's own backoff is shortened to it.
+    """
     rule = decision.rule
     action = rule.action
     if action == ResponseAction.SUCCEED:
-        return ("return", 0.0) if outcome.ok else ("succeed", 0.0)
+        return ("return", 0.0, None) if outcome.ok else ("succeed", 0.0, None)
     if outcome.ok and action == ResponseAction.FAIL:
-        return "fail", 0.0
+        return "fail", 0.0, None
     if outcome.ok:
-        return "return", 0.0
+        return "return", 0.0, None
     if action == ResponseAction.FAIL:
-        return "fail", 0.0
+        return "fail", 0.0, None
     if action == ResponseAction.REFRESH_AND_RETRY:
         creds = call.conn.credentials
         can_refresh = creds.type == AuthType.OAUTH2 and bool(creds.refresh_token) and call.conn.credentials_version > 0
-        return ("refresh", 0.0) if (not refreshed and can_refresh) else ("fail", 0.0)
-    if retries >= rule.max_retries or not (safe_to_repeat or rule.retry_non_idempotent):
-        return "fail", 0.0
+        return ("refresh", 0.0, None) if (not refreshed and can_refresh) else ("fail", 0.0, None)
+    max_retries = rule.max_retries if call.max_retries is None else call.max_retries
+    if retries >= max_retries or not (safe_to_repeat or rule.retry_non_idempotent):
+        return "fail", 0.0, None
+    max_wait = rule.max_wait if call.max_wait is None else min(rule.max_wait, call.max_wait)
     if action == ResponseAction.WAIT_AND_RETRY:
         wait = outcome.retry_after
         if wait is None:
             wait = call.runtime.throttle.reset_after(call.conn.id)
-        if wait is not None and wait > rule.max_wait:
-            return "fail", 0.0
-        return "wait", retry_delay(retries + 1, wait, rand=call.runtime.jitter())
-    return "retry", retry_delay(retries + 1, None, rand=call.runtime.jitter())
+        if wait is not None and wait > max_wait:
+            return "fail", 0.0, f"the provider asked to wait {wait:g} s, longer than max_wait ({max_wait:g} s)"
+        return "wait", min(retry_delay(retries + 1, wait, rand=call.runtime.jitter()), max_wait), None
+    return "retry", min(retry_delay(retries + 1, None, rand=call.runtime.jitter()), max_wait), None
+
+
+def _refresh(call: Call, reason: str) -> Flow[ConnectionRecord]:
+    """Refresh the call's OAuth credentials (single-flight, in storage), logging start and end (never tokens)."""
+    logger.info("refreshing the credentials of connection %s (%s)", call.conn.id, reason)
+    conn: ConnectionRecord = yield from call.runtime.refresh_flow(call.conn, reason=reason)
+    logger.info("refreshed the credentials of connection %s", call.conn.id)
+    return conn
 
 
 def _health(call: Call, outcome: Outcome, message: str | None) -> Generator[Effect, Any, None]:

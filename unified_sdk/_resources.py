@@ -17,7 +17,7 @@ from unified_sdk._calls import prepare
 from unified_sdk._drivers import AsyncRunner, SyncRunner
 from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
-from unified_sdk._pipeline import Blocking, Call, Flow, checked, operation_flow
+from unified_sdk._pipeline import Blocking, Call, CallOptions, Flow, checked, operation_flow
 from unified_sdk.errors import ConfigurationError, NotFoundError, NotSupportedError, ProviderError, ValidationError
 from unified_sdk.provider import ListQuery, ListResult
 
@@ -33,10 +33,12 @@ M = TypeVar("M", bound="BaseModel")
 class ResourceFlows(Generic[M]):
     """The flows of one unified resource, shared by the sync and async classes."""
 
-    def __init__(self, runtime: Runtime, resource: str, model: str) -> None:
+    def __init__(self, runtime: Runtime, resource: str, model: str, options: CallOptions | None = None) -> None:
         self.runtime = runtime
         self.resource = resource
         self._model_name = model
+        self.options = options or CallOptions()
+        """The client's call limits (its ``with_options``); a call's ``timeout=`` overrides them."""
 
     @property
     def model(self) -> type[M]:
@@ -47,14 +49,23 @@ class ResourceFlows(Generic[M]):
         return model
 
     def _run(
-        self, connection_id: str, op: str, make: Any, id: object = None, idempotency_key: str | None = None
+        self,
+        connection_id: str,
+        op: str,
+        make: Any,
+        id: object = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> Flow[Any]:
+        options = self.options.merged(timeout=timeout)  # a bad timeout is refused here, before anything else
         cached = self.runtime.cached_record(connection_id)
         if cached is not None and self.runtime.provider_for(cached.provider).adapter_loaded(self.resource):
             # No storage I/O and no import: the async client need not hop to a thread.
-            call, adapter = prepare(self.runtime, connection_id, self.resource, op, cached)
+            call, adapter = prepare(self.runtime, connection_id, self.resource, op, cached, options=options)
         else:
-            call, adapter = yield Blocking(lambda: prepare(self.runtime, connection_id, self.resource, op))
+            call, adapter = yield Blocking(
+                lambda: prepare(self.runtime, connection_id, self.resource, op, options=options)
+            )
         if op in ("get", "update", "delete"):
             checked(call, check_id, id, pattern=adapter.id_pattern)  # before the adapter builds anything
         if idempotency_key is not None:
@@ -62,32 +73,51 @@ class ResourceFlows(Generic[M]):
             call.use_idempotency_key(idempotency_key)
         return (yield from operation_flow(call, make(adapter, call)))
 
-    def list(self, connection_id: str, query: ListQuery) -> Flow[ListResult[M]]:
+    def list(self, connection_id: str, query: ListQuery, timeout: float | None = None) -> Flow[ListResult[M]]:
         def make(adapter: Any, call: Call) -> Any:
             checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
             return adapter.list(call.ctx, query)
 
-        result = yield from self._run(connection_id, "list", make)
+        result = yield from self._run(connection_id, "list", make, timeout=timeout)
         return result if result is not None else ListResult([], None)
 
-    def get(self, connection_id: str, id: str) -> Flow[M]:
-        found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id), id)
+    def get(self, connection_id: str, id: str, timeout: float | None = None) -> Flow[M]:
+        found: M | None = yield from self._run(connection_id, "get", lambda a, c: a.get(c.ctx, id), id, timeout=timeout)
         return self._record(found, connection_id, "get", id)
 
     def create(
-        self, connection_id: str, data: Mapping[str, Any] | BaseModel, idempotency_key: str | None = None
+        self,
+        connection_id: str,
+        data: Mapping[str, Any] | BaseModel,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> Flow[M]:
         # Validated after the support check (an unsupported write says so first), before sending.
         created: M | None = yield from self._run(
-            connection_id, "create", lambda a, c: a.create(c.ctx, self._validate(data)), None, idempotency_key
+            connection_id,
+            "create",
+            lambda a, c: a.create(c.ctx, self._validate(data)),
+            None,
+            idempotency_key,
+            timeout,
         )
         return self._record(created, connection_id, "create", None)
 
     def update(
-        self, connection_id: str, id: str, data: Mapping[str, Any] | BaseModel, idempotency_key: str | None = None
+        self,
+        connection_id: str,
+        id: str,
+        data: Mapping[str, Any] | BaseModel,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> Flow[M]:
         updated: M | None = yield from self._run(
-            connection_id, "update", lambda a, c: a.update(c.ctx, id, self._validate(data)), id, idempotency_key
+            connection_id,
+            "update",
+            lambda a, c: a.update(c.ctx, id, self._validate(data)),
+            id,
+            idempotency_key,
+            timeout,
         )
         return self._record(updated, connection_id, "update", id)
 
@@ -103,8 +133,8 @@ class ResourceFlows(Generic[M]):
             hint="a response-action rule treated the provider's failure as success, so there is no record to return",
         )
 
-    def delete(self, connection_id: str, id: str) -> Flow[None]:
-        yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id), id)
+    def delete(self, connection_id: str, id: str, timeout: float | None = None) -> Flow[None]:
+        yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id), id, timeout=timeout)
 
     def _validate(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         """Strict validation of a write, before anything is sent."""
@@ -181,11 +211,15 @@ class CrmObjects(Generic[M]):
         cursor: str | None = None,
         updated_after: datetime | None = None,
         fields: Sequence[str] | None = None,
+        timeout: float | None = None,
         **filters: Any,
     ) -> Page[M]:
-        """One page of records; iterate the page to walk every following page."""
+        """One page of records; iterate the page to walk every following page.
+
+        ``timeout`` (seconds, for this call and each following page's) overrides the client's.
+        """
         query = _query(limit, cursor, updated_after, fields, filters)
-        result = self._run(self._flows.list(connection_id, query))
+        result = self._run(self._flows.list(connection_id, query, timeout))
 
         def fetch(next_cursor: str) -> Page[M]:
             return self.list(
@@ -194,16 +228,27 @@ class CrmObjects(Generic[M]):
                 cursor=next_cursor,
                 updated_after=updated_after,
                 fields=fields,
+                timeout=timeout,
                 **filters,
             )
 
         return Page(result.items, result.next_cursor, fetch)
 
-    def get(self, *, connection_id: str, id: str) -> M:
-        """One record by id; :class:`~unified_sdk.errors.NotFoundError` when there is none."""
-        return self._run(self._flows.get(connection_id, id))
+    def get(self, *, connection_id: str, id: str, timeout: float | None = None) -> M:
+        """One record by id; :class:`~unified_sdk.errors.NotFoundError` when there is none.
 
-    def create(self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None) -> M:
+        ``timeout`` (seconds, on every operation) bounds this call instead of the client's timeout.
+        """
+        return self._run(self._flows.get(connection_id, id, timeout))
+
+    def create(
+        self,
+        *,
+        connection_id: str,
+        data: Mapping[str, Any] | M,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> M:
         """Create a record from unified fields (a dict or a model); validated before sending.
 
         ``idempotency_key`` (where the provider supports keys) makes repeating the call
@@ -214,17 +259,23 @@ class CrmObjects(Generic[M]):
 
             deal = client.crm.deals.create(connection_id=cid, data={"name": "Renewal"}, idempotency_key=order.id)
         """
-        return self._run(self._flows.create(connection_id, data, idempotency_key))
+        return self._run(self._flows.create(connection_id, data, idempotency_key, timeout))
 
     def update(
-        self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+        self,
+        *,
+        connection_id: str,
+        id: str,
+        data: Mapping[str, Any] | M,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> M:
         """Update the given unified fields of a record; ``idempotency_key`` as for :meth:`create`."""
-        return self._run(self._flows.update(connection_id, id, data, idempotency_key))
+        return self._run(self._flows.update(connection_id, id, data, idempotency_key, timeout))
 
-    def delete(self, *, connection_id: str, id: str) -> None:
+    def delete(self, *, connection_id: str, id: str, timeout: float | None = None) -> None:
         """Delete (or archive, where the provider archives) a record."""
-        self._run(self._flows.delete(connection_id, id))
+        self._run(self._flows.delete(connection_id, id, timeout))
 
 
 class AsyncCrmObjects(Generic[M]):
@@ -242,11 +293,12 @@ class AsyncCrmObjects(Generic[M]):
         cursor: str | None = None,
         updated_after: datetime | None = None,
         fields: Sequence[str] | None = None,
+        timeout: float | None = None,
         **filters: Any,
     ) -> AsyncPage[M]:
-        """One page of records; ``async for`` over it walks every following page."""
+        """One page of records; ``async for`` over it walks every following page (``timeout`` as for sync)."""
         query = _query(limit, cursor, updated_after, fields, filters)
-        result = await self._run(self._flows.list(connection_id, query))
+        result = await self._run(self._flows.list(connection_id, query, timeout))
 
         async def fetch(next_cursor: str) -> AsyncPage[M]:
             return await self.list(
@@ -255,51 +307,69 @@ class AsyncCrmObjects(Generic[M]):
                 cursor=next_cursor,
                 updated_after=updated_after,
                 fields=fields,
+                timeout=timeout,
                 **filters,
             )
 
         return AsyncPage(result.items, result.next_cursor, fetch)
 
-    async def get(self, *, connection_id: str, id: str) -> M:
-        return await self._run(self._flows.get(connection_id, id))
+    async def get(self, *, connection_id: str, id: str, timeout: float | None = None) -> M:
+        return await self._run(self._flows.get(connection_id, id, timeout))
 
-    async def create(self, *, connection_id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None) -> M:
+    async def create(
+        self,
+        *,
+        connection_id: str,
+        data: Mapping[str, Any] | M,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> M:
         """Create a record; see :meth:`CrmObjects.create`."""
-        return await self._run(self._flows.create(connection_id, data, idempotency_key))
+        return await self._run(self._flows.create(connection_id, data, idempotency_key, timeout))
 
     async def update(
-        self, *, connection_id: str, id: str, data: Mapping[str, Any] | M, idempotency_key: str | None = None
+        self,
+        *,
+        connection_id: str,
+        id: str,
+        data: Mapping[str, Any] | M,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> M:
         """Update a record; see :meth:`CrmObjects.update`."""
-        return await self._run(self._flows.update(connection_id, id, data, idempotency_key))
+        return await self._run(self._flows.update(connection_id, id, data, idempotency_key, timeout))
 
-    async def delete(self, *, connection_id: str, id: str) -> None:
-        await self._run(self._flows.delete(connection_id, id))
+    async def delete(self, *, connection_id: str, id: str, timeout: float | None = None) -> None:
+        await self._run(self._flows.delete(connection_id, id, timeout))
 
 
 class Crm:
     """``client.crm``: deals, contacts, companies, pipelines, users."""
 
-    def __init__(self, runtime: Runtime, run: SyncRunner) -> None:
-        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal"))
-        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", "Contact"))
-        self.companies: CrmObjects[Company] = CrmObjects(run, ResourceFlows(runtime, "crm.companies", "Company"))
-        self.pipelines: CrmObjects[Pipeline] = CrmObjects(run, ResourceFlows(runtime, "crm.pipelines", "Pipeline"))
-        self.users: CrmObjects[User] = CrmObjects(run, ResourceFlows(runtime, "crm.users", "User"))
+    def __init__(self, runtime: Runtime, run: SyncRunner, options: CallOptions | None = None) -> None:
+        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
+        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
+        self.companies: CrmObjects[Company] = CrmObjects(
+            run, ResourceFlows(runtime, "crm.companies", "Company", options)
+        )
+        self.pipelines: CrmObjects[Pipeline] = CrmObjects(
+            run, ResourceFlows(runtime, "crm.pipelines", "Pipeline", options)
+        )
+        self.users: CrmObjects[User] = CrmObjects(run, ResourceFlows(runtime, "crm.users", "User", options))
 
 
 class AsyncCrm:
     """``client.crm`` of :class:`AsyncClient`."""
 
-    def __init__(self, runtime: Runtime, run: AsyncRunner) -> None:
-        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal"))
+    def __init__(self, runtime: Runtime, run: AsyncRunner, options: CallOptions | None = None) -> None:
+        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
         self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.contacts", "Contact")
+            run, ResourceFlows(runtime, "crm.contacts", "Contact", options)
         )
         self.companies: AsyncCrmObjects[Company] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.companies", "Company")
+            run, ResourceFlows(runtime, "crm.companies", "Company", options)
         )
         self.pipelines: AsyncCrmObjects[Pipeline] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.pipelines", "Pipeline")
+            run, ResourceFlows(runtime, "crm.pipelines", "Pipeline", options)
         )
-        self.users: AsyncCrmObjects[User] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.users", "User"))
+        self.users: AsyncCrmObjects[User] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.users", "User", options))

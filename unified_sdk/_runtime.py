@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -36,7 +38,61 @@ if TYPE_CHECKING:
 logger = logging.getLogger("unified_sdk")
 
 ENV_DATABASE_URL = "UNIFIED_SDK_DATABASE_URL"
+ENV_LOG = "UNIFIED_SDK_LOG"
+
+#: Seconds for a whole call (connect, attempts, waits, bodies): a web request stays a web request.
 DEFAULT_TIMEOUT = 30.0
+#: The longest single wait (Retry-After, rate-limit reset, backoff) a call sleeps; a provider asking for
+#: more fails the call at once with ``retry_after`` in the error, so the app can reschedule the work.
+DEFAULT_MAX_WAIT = 10.0
+
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_log_lock = threading.Lock()
+_log_handler: logging.Handler | None = None
+
+
+def log_from_env() -> None:
+    """``UNIFIED_SDK_LOG=debug|info``: print the SDK's own log records to stderr.
+
+    The documented opt-in (like ``OPENAI_LOG``): one handler on the ``unified_sdk``
+    logger only, never the root logger, added once per process. Nothing happens
+    when the variable is unset.
+    """
+    global _log_handler
+    value = os.environ.get(ENV_LOG, "").strip().lower()
+    if not value:
+        return
+    level = _LOG_LEVELS.get(value)
+    with _log_lock:
+        if level is None:
+            if _log_handler is None:
+                logger.warning("%s=%r is not one of debug, info; ignored", ENV_LOG, value)
+                _log_handler = logging.NullHandler()
+            return
+        if _log_handler is None:
+            _log_handler = logging.StreamHandler()
+            _log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(_log_handler)
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)
+
+
+def check_call_limits(
+    *, timeout: float | None = None, max_retries: int | None = None, max_wait: float | None = None
+) -> None:
+    """Refuse a timeout, retry count or wait that is not a usable number (:class:`ConfigurationError`)."""
+    if timeout is not None and not (_seconds(timeout) and timeout > 0):
+        raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    if max_wait is not None and not _seconds(max_wait):
+        raise ConfigurationError(f"max_wait must be a number of seconds (0 or more), not {max_wait!r}")
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+    ):
+        raise ConfigurationError(f"max_retries must be an integer 0 or more, not {max_retries!r}")
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 class Refresher(Protocol):
@@ -69,6 +125,8 @@ class Runtime:
         database_url: str | None,
         secret_key: str | Sequence[str] | None,
         timeout: float,
+        max_retries: int | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
         webhook_url: str | None,
         webhook_secret: str | None,
         providers: Mapping[str, type[Provider]] | None,
@@ -79,8 +137,8 @@ class Runtime:
         make_refresher: Callable[[Runtime], Refresher] | None = None,
     ) -> None:
         install_log_redaction()
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        log_from_env()
+        check_call_limits(timeout=timeout, max_retries=max_retries, max_wait=max_wait)
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
             raise ConfigurationError(f"max_response_bytes must be a positive integer, not {max_response_bytes!r}")
         url = database_url or os.environ.get(ENV_DATABASE_URL) or f"sqlite:///{default_sqlite_path()}"
@@ -92,6 +150,8 @@ class Runtime:
         self.throttle = Throttle()
         self.retry_budgets = RetryBudgets()
         self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_wait = max_wait
         self.max_response_bytes = max_response_bytes
         self.refresh_skew = refresh_skew
         self.rate_limit_warning = rate_limit_warning
