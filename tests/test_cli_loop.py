@@ -98,7 +98,9 @@ def test_connections_create_rejects_bad_input_before_storing_anything(
     bad_config = cli(runner, db_url, "connections", "create", "--provider", "sandbox", "--credential", "api_key=k",
                      "--config", "base_url")  # fmt: skip
     assert bad_config.exit_code == 1 and "--config takes KEY=VALUE, got 'base_url'" in bad_config.stderr
-    wrong_kind = cli(runner, db_url, "connections", "create", "--provider", "sandbox", "--credential", "refresh_token=k")
+    wrong_kind = cli(
+        runner, db_url, "connections", "create", "--provider", "sandbox", "--credential", "refresh_token=k"
+    )
     assert wrong_kind.exit_code == 1
     assert "credentials need an api_key or an access_token" in wrong_kind.stderr
     # The library's hint names Python (credentials={...}, client.auth...); the CLI prints its own commands.
@@ -131,6 +133,18 @@ def test_deals_list_one_page_then_the_cursor_continues(runner: CliRunner, db_url
     more = next(line for line in table.stdout.splitlines() if line.startswith("more: "))
     again = runner.invoke(app, ["--database-url", db_url, *shlex.split(more.removeprefix("more: unified-sdk "))])
     assert again.exit_code == 0, again.output  # the printed command works as printed
+
+
+def test_record_names_are_printed_as_they_are_not_as_rich_markup(
+    runner: CliRunner, db_url: str, server: SandboxServer
+) -> None:
+    conn_id = _create(runner, db_url, server)
+    with Client(database_url=db_url) as client:
+        made = client.crm.deals.create(connection_id=conn_id, data={"name": "Acme [EU] [bold]renewal[/bold]"})
+    table = cli(runner, db_url, "crm", "deals", "list", "-c", conn_id, "--limit", "100", "--all")
+    assert table.exit_code == 0, table.output
+    row = next(line for line in table.stdout.splitlines() if made.id in line)
+    assert "Acme [EU] [bold]renewal[/bold]" in row
 
 
 def test_deals_list_all_walks_every_page_bounded_by_max(runner: CliRunner, db_url: str, server: SandboxServer) -> None:

@@ -237,9 +237,6 @@ def _records(records: Sequence[UnifiedModel], extra: list[Column]) -> Table:
     for column in extra:
         table.add_column(column.header, justify=column.justify, overflow="fold", max_width=column.max_width)  # type: ignore[arg-type]
     for record in records:
-        table.add_row(
-            str(getattr(record, "id", None) or "-"),
-            _attr("name")(record),
-            *(column.value(record) for column in extra),
-        )
+        cells = [str(getattr(record, "id", None) or "-"), _attr("name")(record), *(c.value(record) for c in extra)]
+        table.add_row(*(Text(cell) for cell in cells))  # Text: provider data is never read as rich markup
     return table

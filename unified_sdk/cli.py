@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -530,7 +531,11 @@ def _add_list_command(resource: str) -> None:
     group = typer.Typer(help=f"CRM {resource}.", no_args_is_help=True)
     crm_app.add_typer(group, name=resource)
 
-    @command(group, "list")
+    @command(
+        group,
+        "list",
+        help=f"List {resource} of a connection, one page (or every page with --all); prints the next_cursor.",
+    )
     def list_records(
         ctx: typer.Context,
         connection: Annotated[str, typer.Option("--connection", "-c", help="The connection id (conn_…).")],
@@ -575,16 +580,14 @@ def _add_list_command(resource: str) -> None:
         else:
             console.print(record_table(resource, records, width=console.width))
         if next_cursor is not None:
-            console.print(f"next_cursor: {next_cursor}", soft_wrap=True)
+            console.print(f"next_cursor: {next_cursor}", soft_wrap=True, markup=False)
             console.print(
-                f"more: unified-sdk crm {resource} list --connection {connection} --cursor {next_cursor}",
+                f"more: unified-sdk crm {resource} list --connection {shlex.quote(connection)} "
+                f"--cursor {shlex.quote(next_cursor)}",
                 style="dim",
                 soft_wrap=True,
+                markup=False,
             )
-
-    list_records.__doc__ = (
-        f"List {resource} of a connection, one page (or every page with --all); prints the next_cursor."
-    )
 
 
 for _resource in RECORD_COLUMNS:
