@@ -50,7 +50,8 @@ def client(site: Path, db_url: str) -> Iterator[Client]:
 
 
 def cli(runner: CliRunner, db_url: str, *args: str, **kwargs: object) -> Result:
-    return runner.invoke(app, ["--database-url", db_url, *args], **kwargs)  # type: ignore[arg-type]
+    # --create: some tests start from no database at all (a missing file is refused without it).
+    return runner.invoke(app, ["--database-url", db_url, "--create", *args], **kwargs)  # type: ignore[arg-type]
 
 
 def _connect(client: Client, server: ToyServer, external_id: str = "customer-42") -> str:
@@ -247,7 +248,15 @@ def test_console_script_exits_1_without_traceback(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("unified-sdk")
     env = {k: v for k, v in os.environ.items() if k != "UNIFIED_SDK_DATABASE_URL"}
     done = subprocess.run(
-        [str(script), "--database-url", f"sqlite:///{tmp_path / 'x.db'}", "connections", "show", "conn_nope"],
+        [
+            str(script),
+            "--database-url",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "--create",
+            "connections",
+            "show",
+            "conn_nope",
+        ],
         capture_output=True,
         text=True,
         env={**env, "COLUMNS": "200"},

@@ -40,6 +40,7 @@ def test_configure_auth_url_complete_and_reauthorize(runner: CliRunner, db_url: 
         [
             "--database-url",
             db_url,
+            "--create",
             "integrations",
             "configure",
             "sandbox",
@@ -77,10 +78,12 @@ def test_configure_auth_url_complete_and_reauthorize(runner: CliRunner, db_url: 
 
 
 def test_auth_url_errors_are_red_with_a_hint(runner: CliRunner, db_url: str) -> None:
-    unconfigured = runner.invoke(app, ["--database-url", db_url, "auth-url", "sandbox", "--scopes", "crm_deal_read"])
+    unconfigured = runner.invoke(
+        app, ["--database-url", db_url, "--create", "auth-url", "sandbox", "--scopes", "crm_deal_read"]
+    )
     assert unconfigured.exit_code == 1
     assert "no OAuth integration is configured for sandbox" in unconfigured.output
-    assert "integrations.configure" in unconfigured.output
+    assert "unified-sdk integrations configure sandbox" in unconfigured.output
     bad = runner.invoke(app, ["--database-url", db_url, "auth-url", "sandbox", "--scopes", "crm_deal_read,nope"])
     assert bad.exit_code == 1 and "unknown unified scopes ['nope']" in bad.output
     assert "Traceback" not in bad.output

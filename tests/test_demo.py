@@ -29,7 +29,7 @@ def _section(output: str, title: str) -> str:
 
 
 def test_demo_shows_the_error_model_and_exits_0(runner: CliRunner, db_url: str) -> None:
-    result = runner.invoke(app, ["--database-url", db_url, "demo"])
+    result = runner.invoke(app, ["--database-url", db_url, "--create", "demo"])
     out = result.output
     assert result.exit_code == 0, out
     assert "Traceback" not in out
@@ -74,7 +74,7 @@ def test_demo_shows_the_error_model_and_exits_0(runner: CliRunner, db_url: str) 
 
 def test_demo_leaves_one_demo_connection_with_its_logs(runner: CliRunner, db_url: str) -> None:
     for _ in range(2):  # a second run replaces the first run's connection
-        result = runner.invoke(app, ["--database-url", db_url, "demo", "--deals", "150"])
+        result = runner.invoke(app, ["--database-url", db_url, "--create", "demo", "--deals", "150"])
         assert result.exit_code == 0, result.output
         assert "150 distinct deals in 2 pages" in result.output
 

@@ -2,10 +2,11 @@
 
 The demo is a list of small steps (:data:`STEPS`), each a function of the shared
 :class:`Demo` state, so a new part is one more function in the list. It uses the
-client it is given (the CLI passes one on ``--database-url``, else the SQLite file
-in the user data dir), so the demo's connection and call logs can be inspected
-after it with ``unified-sdk connections`` and ``unified-sdk logs``. Connections
-of earlier demo runs (external id ``unified-sdk-demo``) are deleted first.
+client it is given: the CLI passes one on a temporary database of the demo's own
+(never the user's default one), or on a ``--database-url`` given on the command
+line. With ``explore``, it ends with the commands that inspect the demo's connection
+and call logs in that database. Connections of earlier demo runs (external id
+``unified-sdk-demo``) are deleted first.
 
 The sandbox server lives in the ``unified-sdk-sandbox`` distribution; it is
 imported here by name only because the demo starts it. The connection itself
@@ -15,6 +16,7 @@ goes through the installed plugin like any provider's.
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +84,8 @@ class Demo:
     """When the error-model steps began (their call logs are shown at the end)."""
     listing_logs: int = 0
     last_error_log: str | None = None
+    explore: bool = True
+    """Print the commands that explore the database after the demo (it is kept)."""
 
     @property
     def conn_id(self) -> str:
@@ -321,15 +325,19 @@ def summary(demo: Demo) -> None:
     demo.console.print(f"  the listing made {demo.listing_logs} calls (all 200); the calls since then, oldest first:")
     demo.console.print(logs_table(reversed(logs), compact=True))
     demo.console.print(connection_table(demo.client.connections.get(demo.conn_id)))
-    prefix = "unified-sdk"
-    default_db = _default_url()
-    if demo.client.database_url != default_db:
-        prefix += f" --database-url {_shown_url(demo.client.database_url)}"
+    if not demo.explore:
+        return
+    prefix = f"unified-sdk --database-url {shlex.quote(_shown_url(demo.client.database_url))}"
     demo.console.print("\nExplore what the demo left in the database:")
-    demo.console.print(f"  {prefix} connections show {demo.conn_id}")
-    demo.console.print(f"  {prefix} logs --connection {demo.conn_id} --status-min 400")
+    lines = [
+        f"{prefix} connections list",
+        f"{prefix} connections show {demo.conn_id}",
+        f"{prefix} logs --connection {demo.conn_id} --status-min 400",
+    ]
     if demo.last_error_log:
-        demo.console.print(f"  {prefix} logs --curl {demo.last_error_log}")
+        lines.append(f"{prefix} logs --curl {demo.last_error_log}")
+    for line in lines:
+        demo.console.print(f"  {line}", soft_wrap=True)
 
 
 #: The demo, in order. Each step is a function of :class:`Demo`.
@@ -345,14 +353,6 @@ STEPS: list[Callable[[Demo], None]] = [
     recover,
     summary,
 ]
-
-
-def _default_url() -> str:
-    import os
-
-    from unified_sdk._dburl import default_sqlite_path
-
-    return os.environ.get("UNIFIED_SDK_DATABASE_URL") or f"sqlite:///{default_sqlite_path()}"
 
 
 def _shown_url(url: str) -> str:
@@ -373,8 +373,13 @@ def _print_event(demo: Demo, event: Event) -> None:
     demo.console.print(Text(f"  ⚡ event {event.type} {event.connection_id}{detail}", style="magenta"))
 
 
-def run_demo(console: Console, *, client: Client, deals: int = 2500, steps: list[Any] | None = None) -> None:
-    """Start the sandbox server on loopback and run the demo steps with ``client``."""
+def run_demo(
+    console: Console, *, client: Client, deals: int = 2500, steps: list[Any] | None = None, explore: bool = True
+) -> None:
+    """Start the sandbox server on loopback and run the demo steps with ``client``.
+
+    ``explore``: end with the commands that explore the database (when it is kept after the demo).
+    """
     server_class = _load_sandbox_server()
     started = time.perf_counter()
     console.print(Text("unified-sdk demo", style="bold"))
@@ -383,7 +388,7 @@ def run_demo(console: Console, *, client: Client, deals: int = 2500, steps: list
         client.connections.delete(old.id)
     with server_class(deals=deals) as server:
         console.print(f"  sandbox CRM server: {server.url} (loopback only, {deals:,} deals)")
-        demo = Demo(console=console, client=client, server=server, deals=deals)
+        demo = Demo(console=console, client=client, server=server, deals=deals, explore=explore)
         unsubscribe = client.events.on("*", lambda event: _print_event(demo, event))
         try:
             for step in steps if steps is not None else STEPS:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
     from unified_sdk._connections import Connection
     from unified_sdk._logs import CallLog
+    from unified_sdk.models._base import UnifiedModel
 
-__all__ = ["connection_table", "health_text", "logs_table", "when"]
+__all__ = ["RECORD_COLUMNS", "connection_table", "health_text", "logs_table", "record_table", "when"]
 
 
 def when(value: datetime | None) -> str:
@@ -128,3 +131,112 @@ def _format_rate_limit(limit: Mapping[str, Any]) -> str:
     if isinstance(reset, int | float):
         text += f", window reset {reset:g} s after the last call"
     return text
+
+
+# -- CRM records ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a record table: its header and how a record shows in it."""
+
+    header: str
+    value: Callable[[Any], str]
+    justify: str = "left"
+    max_width: int = 30
+
+
+def _attr(name: str) -> Callable[[Any], str]:
+    def get(record: Any) -> str:
+        value = getattr(record, name, None)
+        return "-" if value is None or value == [] else str(value)
+
+    return get
+
+
+def _first_email(record: Any) -> str:
+    emails = getattr(record, "emails", None) or []
+    return next((e.email for e in emails if e.email), "-")
+
+
+def _amount(record: Any) -> str:
+    if record.amount is None:
+        return "-"
+    return f"{record.amount:,} {record.currency or ''}".rstrip()
+
+
+def _date(name: str) -> Callable[[Any], str]:
+    def get(record: Any) -> str:
+        value = getattr(record, name, None)
+        return value.strftime("%Y-%m-%d") if isinstance(value, datetime) else "-"
+
+    return get
+
+
+def _stages(record: Any) -> str:
+    return ", ".join(s.name or s.id or "?" for s in record.stages or []) or "-"
+
+
+def _domains(record: Any) -> str:
+    return ", ".join(record.domains or []) or "-"
+
+
+def _active(record: Any) -> str:
+    value = getattr(record, "is_active", None)
+    return "-" if value is None else ("yes" if value else "no")
+
+
+#: Per resource, the columns after ``id`` and ``name``, most useful first: on a narrow terminal the
+#: last ones are dropped first; ``id`` is never dropped nor cut.
+RECORD_COLUMNS: dict[str, list[Column]] = {
+    "deals": [
+        Column("amount", _amount, "right"),
+        Column("stage", _attr("stage")),
+        Column("pipeline", _attr("pipeline")),
+        Column("closing", _date("closing_at")),
+        Column("updated", _date("updated_at")),
+    ],
+    "contacts": [
+        Column("email", _first_email, max_width=40),
+        Column("company", _attr("company")),
+        Column("title", _attr("title")),
+        Column("updated", _date("updated_at")),
+    ],
+    "companies": [
+        Column("domains", _domains),
+        Column("industry", _attr("industry")),
+        Column("employees", _attr("employees"), "right"),
+        Column("updated", _date("updated_at")),
+    ],
+    "pipelines": [
+        Column("stages", _stages),
+        Column("active", _active),
+    ],
+    "users": [
+        Column("email", _first_email, max_width=40),
+        Column("title", _attr("title")),
+        Column("active", _active),
+    ],
+}
+
+
+def record_table(resource: str, records: Sequence[UnifiedModel], *, width: int) -> Table:
+    """CRM records as a table that fits ``width`` columns: less useful columns are dropped first, ids never cut."""
+    extra = list(RECORD_COLUMNS.get(resource, []))
+    measure = Console(width=10_000)  # a wide console measures the natural width (a narrow one clamps it)
+    while True:
+        table = _records(records, extra)
+        if not extra or measure.measure(table).maximum <= width:
+            return table
+        extra.pop()
+
+
+def _records(records: Sequence[UnifiedModel], extra: list[Column]) -> Table:
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    id_width = max((len(str(getattr(r, "id", "") or "")) for r in records), default=2)
+    table.add_column("id", no_wrap=True, min_width=id_width)
+    table.add_column("name", overflow="fold", min_width=8, max_width=32)
+    for column in extra:
+        table.add_column(column.header, justify=column.justify, overflow="fold", max_width=column.max_width)  # type: ignore[arg-type]
+    for record in records:
+        cells = [str(getattr(record, "id", None) or "-"), _attr("name")(record), *(c.value(record) for c in extra)]
+        table.add_row(*(Text(cell) for cell in cells))  # Text: provider data is never read as rich markup
+    return table

@@ -1,4 +1,4 @@
-"""The ``unified-sdk`` command line: providers, connections, call logs, keys and the demo.
+"""The ``unified-sdk`` command line: providers, connections, records, passthrough, call logs, keys and the demo.
 
 Each command is one small function registered with :func:`command`, which turns a
 :class:`~unified_sdk.errors.UnifiedError` into a red message with its hint and
@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
+import shlex
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -25,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from unified_sdk._tables import connection_table, health_text, logs_table, when
+from unified_sdk._tables import RECORD_COLUMNS, connection_table, health_text, logs_table, record_table, when
 from unified_sdk.errors import UnifiedError
 
 if TYPE_CHECKING:
@@ -33,8 +39,20 @@ if TYPE_CHECKING:
     from unified_sdk._connections import Connection
     from unified_sdk._logs import CallLog
     from unified_sdk._oauth import AuthorizationRequest
+    from unified_sdk.models._base import UnifiedModel
 
-__all__ = ["app", "command", "connections_app", "integrations_app", "keys_app", "main", "print_error", "state"]
+__all__ = [
+    "app",
+    "cli_hint",
+    "command",
+    "connections_app",
+    "crm_app",
+    "integrations_app",
+    "keys_app",
+    "main",
+    "print_error",
+    "state",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,14 +79,38 @@ class State:
     """What the global options chose; the client is created on first use and closed at exit."""
 
     database_url: str | None
+    create: bool = False
+    """``--create``: a ``--database-url`` SQLite file that does not exist may be created."""
+    explicit: bool = False
+    """``--database-url`` was given on the command line (not from the environment)."""
     _client: Client | None = field(default=None, repr=False)
 
     def client(self) -> Client:
         if self._client is None:
             from unified_sdk._client import Client
 
+            self._check_database()
             self._client = Client(database_url=self.database_url)
         return self._client
+
+    def _check_database(self) -> None:
+        """Refuse to create a new empty database at a chosen SQLite path that does not exist (a typo, most often).
+
+        The default database (no option given) is created silently, as ``Client()`` does.
+        """
+        from unified_sdk._dburl import sqlite_path
+
+        if self.database_url is None or self.create:
+            return
+        path = sqlite_path(self.database_url)
+        if path is None or path.exists():
+            return
+        if sys.stdin.isatty() and typer.confirm(f"There is no database at {path}. Create a new empty one there?"):
+            return
+        fail(
+            f"there is no database at {path}",
+            "check --database-url (or UNIFIED_SDK_DATABASE_URL), or pass --create to create a new empty database there",
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -84,11 +126,62 @@ def state(ctx: typer.Context) -> State:
     return found
 
 
-def print_error(exc: UnifiedError) -> None:
-    """Print an error's message and hint in red (no traceback)."""
+#: Hints of the library that name Python calls, and the CLI command to print instead (``str.format``
+#: fields: ``connection``, ``scopes``, ``provider``). Applied in order; the library's hints are unchanged.
+_REAUTHORIZE_CALL = re.escape("client.auth.authorization_url(..., connection_id=...)")
+_CLI_HINTS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(re.escape("client.connections.list()")), "unified-sdk connections list"),
+    (
+        re.compile(rf"re-authorize with scopes \[[^\]]*\] \({_REAUTHORIZE_CALL}\)"),
+        "re-authorize with: unified-sdk connections reauthorize {connection} --scopes {scopes}",
+    ),
+    (re.compile(rf"\({_REAUTHORIZE_CALL}\)|{_REAUTHORIZE_CALL}"), "(unified-sdk connections reauthorize {connection})"),
+    (
+        re.compile(re.escape('e.g. credentials={"api_key": "..."}; for OAuth use client.auth.authorization_url(...)')),
+        "e.g. --credential api_key=...; for OAuth use: unified-sdk auth-url {provider} --scopes ...",
+    ),
+    (
+        re.compile(
+            r'call client\.integrations\.configure\("(?P<provider>[^"]+)", client_id=\.\.\., client_secret=\.\.\.\)'
+        ),
+        "run: unified-sdk integrations configure {provider} --client-id ... --redirect-uri ...",
+    ),
+    (
+        re.compile(re.escape("(client.connections.update(..., credentials=...))")),
+        "(unified-sdk connections delete {connection}, then unified-sdk connections create ...)",
+    ),
+    (re.compile(re.escape(" (client.keys.rotate())")), ""),
+    (re.compile(re.escape("pass Client(secret_key=...) or set")), "set"),
+    (re.compile(re.escape("pass its key as secret_key= or")), "set its key in"),
+]
+
+
+def cli_hint(exc: UnifiedError, *, provider: str | None = None) -> str | None:
+    """``exc.hint`` with the Python calls it names replaced by CLI commands (``provider``: when ``exc`` names none)."""
+    hint = exc.hint
+    if not hint:
+        return hint
+    missing = exc.details.get("missing_scopes") if isinstance(exc.details, dict) else None
+    for pattern, replacement in _CLI_HINTS:
+
+        def fill(match: re.Match[str], replacement: str = replacement) -> str:
+            fields = {
+                "connection": exc.connection_id or "CONNECTION_ID",
+                "scopes": ",".join(missing) if isinstance(missing, list) else "...",
+                "provider": match.groupdict().get("provider") or exc.provider or provider or "PROVIDER",
+            }
+            return replacement.format(**fields)
+
+        hint = pattern.sub(fill, hint)
+    return hint
+
+
+def print_error(exc: UnifiedError, *, provider: str | None = None) -> None:
+    """Print an error's message and hint in red (no traceback); hints name CLI commands."""
     err_console.print(Text(f"Error: {exc.message}", style="bold red"))
-    if exc.hint:
-        err_console.print(Text(f"hint: {exc.hint}", style="red"))
+    hint = cli_hint(exc, provider=provider)
+    if hint:
+        err_console.print(Text(f"hint: {hint}", style="red"))
     if exc.log_id:
         err_console.print(Text(f"call log: {exc.log_id} (unified-sdk logs --curl {exc.log_id})", style="dim"))
 
@@ -123,6 +216,25 @@ def command(group: typer.Typer, name: str | None = None, **options: Any) -> Call
     return register
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import entry_points
+
+    from unified_sdk import __version__
+
+    typer.echo(f"unified-sdk {__version__}")
+    seen: set[str] = set()
+    for ep in sorted(entry_points(group="unified_sdk.providers"), key=lambda e: e.name):
+        if ep.name in seen:
+            continue
+        seen.add(ep.name)
+        dist = ep.dist
+        where = f"{dist.metadata['Name']} {dist.version}" if dist is not None else "unknown distribution"
+        typer.echo(f"  provider {ep.name}: {where}")
+    raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -135,14 +247,27 @@ def _root(
             show_default=False,
         ),
     ] = None,
+    create: Annotated[
+        bool,
+        typer.Option("--create", help="Create the --database-url SQLite file if it does not exist (else refused)."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and the installed providers."
+        ),
+    ] = False,
 ) -> None:
     global console, err_console
     # Fresh consoles bound to this invocation's streams (CliRunner swaps sys.stdout/stderr).
     console = Console(file=sys.stdout, highlight=False)
     err_console = Console(file=sys.stderr, highlight=False)
-    if not console.is_terminal:  # piped to a file or a pager: do not squeeze tables into 80 columns
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped to a file or a pager: do not squeeze tables into 80 columns (COLUMNS, when set, wins).
         console.width = max(console.width, 160)
-    current = State(database_url)
+    source = ctx.get_parameter_source("database_url")
+    explicit = source is not None and source.name == "COMMANDLINE"
+    current = State(database_url, create=create, explicit=explicit)
     ctx.obj = current
     ctx.call_on_close(current.close)
 
@@ -338,6 +463,189 @@ def connections_delete(
     console.print(f"Deleted {connection_id}.")
 
 
+def _pairs(option: str, items: list[str] | None) -> dict[str, str]:
+    """``KEY=VALUE`` options as a dict; a malformed one stops the command before anything is sent."""
+    found: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"{option} takes KEY=VALUE, got {item!r}")
+        found[key] = value
+    return found
+
+
+@command(connections_app, "create")
+def connections_create(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Option(help="The provider (e.g. sandbox, hubspot).")],
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--credential",
+            metavar="KEY[=VALUE]",
+            help="A credential (e.g. api_key=...); KEY alone asks for the value without echoing it.",
+        ),
+    ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--config", metavar="KEY=VALUE", help="Connection config (e.g. base_url=https://...)."),
+    ] = None,
+    external_id: Annotated[str | None, typer.Option(help="Your id of the customer this connection is for.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Store an API-key connection (credentials encrypted at rest; never printed)."""
+    credentials: dict[str, str] = {}
+    for item in credential or []:
+        key, sep, value = item.partition("=")
+        if not key:
+            fail(f"--credential takes KEY=VALUE or KEY, got {item!r}")
+        credentials[key] = value if sep else typer.prompt(key, hide_input=True)
+    if not credentials:
+        fail("give the connection's credentials", "e.g. --credential api_key=... (or --credential api_key to be asked)")
+    config = _pairs("--config", setting)
+    client = state(ctx).client()
+    try:
+        conn = client.connections.create(
+            provider=provider, credentials=credentials, external_id=external_id, config=config
+        )
+    except UnifiedError as exc:
+        print_error(exc, provider=provider)
+        raise typer.Exit(1) from None
+    if as_json:
+        _dump_json(_connection_dict(conn))
+        return
+    console.print(connection_table(conn))
+    console.print(f"Check it with: unified-sdk connections check {conn.id}", soft_wrap=True)
+
+
+# -- records --------------------------------------------------------------------------------
+crm_app = typer.Typer(help="List CRM records through a connection (deals, contacts, companies, pipelines, users).")
+app.add_typer(crm_app, name="crm", no_args_is_help=True)
+
+
+def _record_dict(record: UnifiedModel, raw: bool) -> dict[str, Any]:
+    return record.model_dump(mode="json", exclude=None if raw else {"raw"})
+
+
+def _add_list_command(resource: str) -> None:
+    group = typer.Typer(help=f"CRM {resource}.", no_args_is_help=True)
+    crm_app.add_typer(group, name=resource)
+
+    @command(
+        group,
+        "list",
+        help=f"List {resource} of a connection, one page (or every page with --all); prints the next_cursor.",
+    )
+    def list_records(
+        ctx: typer.Context,
+        connection: Annotated[str, typer.Option("--connection", "-c", help="The connection id (conn_…).")],
+        limit: Annotated[int | None, typer.Option(min=1, help="Records per page (the provider caps it).")] = None,
+        cursor: Annotated[str | None, typer.Option(help="Continue from this next_cursor of an earlier page.")] = None,
+        walk_all: Annotated[
+            bool, typer.Option("--all", help="Walk every following page (up to --max records).")
+        ] = False,
+        maximum: Annotated[
+            int, typer.Option("--max", min=1, help="With --all: stop after the page reaching this many records.")
+        ] = 10_000,
+        updated_after: Annotated[
+            datetime | None, typer.Option(help="Only records updated after this time (ISO 8601, UTC).")
+        ] = None,
+        filters: Annotated[
+            list[str] | None,
+            typer.Option("--filter", metavar="KEY=VALUE", help="A provider filter, passed through to list()."),
+        ] = None,
+        raw: Annotated[
+            bool, typer.Option("--raw", help="With --json: include each record's raw provider data.")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    ) -> None:
+        objects = getattr(state(ctx).client().crm, resource)
+        extra = _pairs("--filter", filters)
+        if updated_after is not None and updated_after.tzinfo is None:
+            from datetime import UTC
+
+            updated_after = updated_after.replace(tzinfo=UTC)
+        page = objects.list(connection_id=connection, limit=limit, cursor=cursor, updated_after=updated_after, **extra)
+        records = list(page.data)
+        next_cursor = page.next_cursor
+        while walk_all and next_cursor is not None and len(records) < maximum:
+            page = page.get_next_page()
+            records += page.data
+            next_cursor = page.next_cursor
+        if as_json:
+            _dump_json({"data": [_record_dict(r, raw) for r in records], "next_cursor": next_cursor})
+            return
+        if not records:
+            console.print(f"No {resource}.")
+        else:
+            console.print(record_table(resource, records, width=console.width))
+        if next_cursor is not None:
+            console.print(f"next_cursor: {next_cursor}", soft_wrap=True, markup=False)
+            console.print(
+                f"more: unified-sdk crm {resource} list --connection {shlex.quote(connection)} "
+                f"--cursor {shlex.quote(next_cursor)}",
+                style="dim",
+                soft_wrap=True,
+                markup=False,
+            )
+
+
+for _resource in RECORD_COLUMNS:
+    _add_list_command(_resource)
+
+
+# -- passthrough ----------------------------------------------------------------------------
+@command(app, "passthrough")
+def passthrough(
+    ctx: typer.Context,
+    method: Annotated[str, typer.Argument(help="The HTTP method (GET, POST, ...).")],
+    path: Annotated[str, typer.Argument(help="The path, relative to the connection's API base URL (e.g. /v1/deals).")],
+    connection: Annotated[str, typer.Option("--connection", "-c", help="The connection id (conn_…).")],
+    params: Annotated[
+        list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE", help="A query parameter.")
+    ] = None,
+    headers: Annotated[list[str] | None, typer.Option("--header", "-H", metavar="NAME=VALUE", help="A header.")] = None,
+    body: Annotated[str | None, typer.Option("--body", help="A JSON request body.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print {status, headers, body} as JSON instead of the body.")
+    ] = False,
+) -> None:
+    """Send one request through the connection (its auth, retries and call log) and print the answer."""
+    json_body: Any = None
+    if body is not None:
+        try:
+            json_body = json.loads(body)
+        except json.JSONDecodeError as exc:
+            fail(f"--body is not JSON: {exc}")
+    response = (
+        state(ctx)
+        .client()
+        .passthrough.request(
+            connection,
+            method.upper(),
+            path,
+            params=_pairs("--param", params) or None,
+            headers=_pairs("--header", headers) or None,
+            json=json_body,
+        )
+    )
+    try:
+        parsed: Any = response.json()
+        is_json = True
+    except ValueError:
+        parsed, is_json = response.text, False
+    if as_json:
+        from unified_sdk._redact import redact_headers
+
+        _dump_json({"status": response.status, "headers": redact_headers(dict(response.headers)), "body": parsed})
+        return
+    err_console.print(f"{response.status} {response.headers.get('content-type', '')}".rstrip(), style="dim")
+    if is_json:
+        _dump_json(parsed)
+    else:
+        typer.echo(parsed)
+
+
 # -- keys -----------------------------------------------------------------------------------
 keys_app = typer.Typer(help="The secret keys that encrypt credentials at rest.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -501,15 +809,31 @@ def logs(
 def demo(
     ctx: typer.Context,
     deals: Annotated[int, typer.Option(min=1, help="How many deals the sandbox is seeded with.")] = 2500,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo's temporary database and print how to explore it.")
+    ] = False,
 ) -> None:
     """Run the sandbox demo: a local CRM server, a connection, a listing and the error model at work.
 
-    Uses the database of --database-url / UNIFIED_SDK_DATABASE_URL, or by default the SQLite
-    file in the user data dir, so you can inspect the demo's connection and call logs after.
+    The demo writes to a temporary database of its own, removed at the end (kept with --keep), so it
+    never touches your default database. A --database-url given on the command line is used instead.
     """
+    from unified_sdk._client import Client
     from unified_sdk._demo import run_demo
 
-    run_demo(console, client=state(ctx).client(), deals=deals)
+    current = state(ctx)
+    if current.explicit:
+        run_demo(console, client=current.client(), deals=deals)
+        return
+    folder = tempfile.mkdtemp(prefix="unified-sdk-demo-")
+    try:
+        with Client(database_url=f"sqlite:///{folder}/demo.db") as client:
+            run_demo(console, client=client, deals=deals, explore=keep)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    if not keep:
+        console.print("The demo's temporary database was removed; run `unified-sdk demo --keep` to explore it after.")
 
 
 def main() -> None:
