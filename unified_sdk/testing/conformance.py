@@ -190,7 +190,10 @@ class ConformanceSuite:
         with (
             self.fake_factory() as fake,
             sqlite_client(
-                self.directory, filename=f"conformance-{self._runs}.db", timeout=5.0, providers={self.name: self.provider}
+                self.directory,
+                filename=f"conformance-{self._runs}.db",
+                timeout=5.0,
+                providers={self.name: self.provider},
             ) as client,
         ):
             yield client, fake
@@ -394,11 +397,12 @@ class ConformanceSuite:
                 group, _, name = resource.partition(".")
                 if group != "crm" or name not in _PAGED or "list" not in ops:
                     continue
-                most = type(plugin.adapter(resource)).max_page_size
+                adapter: Any = plugin.adapter(resource)
+                most: int = type(adapter).max_page_size
                 cases = [(0, 1, 0), (3, 1, 2), (most, most, 0), (most + 1, most, 1), (2 * most, most, most)]
                 # A fake whose seed() replaces its data set offers add() to add to it (the sandbox does).
                 adds = getattr(fake, "add", None)
-                add = (lambda n, name=name: adds(**{name: n})) if callable(adds) else None
+                add = (lambda n, name=name, adds=adds: adds(**{name: n})) if callable(adds) else None
                 for total, limit, added in cases + _generated(self.paging_examples, most):
                     check_exact_paging(
                         client, conn.id, fake, resource=name, total=total, limit=limit, add_during_walk=added, add=add
