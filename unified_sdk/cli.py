@@ -836,6 +836,22 @@ def demo(
         console.print("The demo's temporary database was removed; run `unified-sdk demo --keep` to explore it after.")
 
 
+# -- new-provider ---------------------------------------------------------------------------
+@command(app, "new-provider")
+def new_provider(
+    name: Annotated[str, typer.Argument(help="The provider's short id (acme): lower case, digits, underscores.")],
+    directory: Annotated[str, typer.Option("--dir", help="Where to write the package folder unified-sdk-NAME.")] = ".",
+) -> None:
+    """Write a ready provider plugin package (plugin, fake, tests that run the conformance kit)."""
+    from unified_sdk._template import new_provider as generate
+
+    try:
+        root = generate(name, directory)
+    except (ValueError, FileExistsError) as exc:
+        fail(str(exc))
+    console.print(f"Wrote {root}. Next: cd {root} && pip install -e '.[test]' && pytest", markup=False)
+
+
 def main() -> None:
     """Console-script entry point (``unified-sdk``)."""
     app(prog_name="unified-sdk")

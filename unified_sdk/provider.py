@@ -23,6 +23,24 @@ in the style of ``httpx.Auth.auth_flow``::
 A failed request raises its :class:`~unified_sdk.errors.UnifiedError` inside
 the generator at the ``yield``, so an adapter may catch it (e.g. treat a 404
 as "nothing") or let it propagate.
+
+Errors an adapter may raise itself: :class:`~unified_sdk.errors.NotSupportedError`
+for a filter, field or option the provider cannot honour, and
+:class:`~unified_sdk.errors.ValidationError` (``details={"fields": [...]}``) for
+input the provider would refuse, both before the first ``yield`` so nothing is
+sent; and any ``UnifiedError`` received at a ``yield``. A body that is not the
+expected JSON (:meth:`ProviderResponse.json` raising) becomes a logged provider error.
+
+Unified scopes (``unified_sdk._scopes``): ``list``/``get`` of ``crm.deals``,
+``crm.contacts``, ``crm.companies``, ``crm.pipelines``, ``crm.users`` need
+``crm_deal_read``, ``crm_contact_read``, ``crm_company_read``,
+``crm_pipeline_read``, ``crm_user_read``; ``create``/``update``/``delete`` need
+the ``_write`` twin (``crm_deal_write``, ``crm_contact_write``,
+``crm_company_write``); ``webhook`` manages webhooks. Map each one an adapter
+needs in :attr:`Provider.scopes`.
+
+``unified_sdk.testing.conformance`` checks a plugin against its fake, and
+``unified-sdk new-provider NAME`` writes a plugin that passes it.
 """
 
 from __future__ import annotations
@@ -205,6 +223,17 @@ class OAuth2Spec:
     Any endpoint can be overridden per integration or connection through its
     config keys ``authorize_url``, ``token_url``, ``revoke_url``, ``introspect_url``
     (and the ``issuer``).
+    Each endpoint is resolved as: the connection's config key, then the integration's;
+    else what :meth:`Provider.oauth_endpoints` derives from their config; else the URL
+    here. Give the provider's public default hosts here, never placeholders; leave
+    ``revoke_url``/``introspect_url`` ``None`` when only ``oauth_endpoints`` knows them.
+
+    Revocation (RFC 7009, on ``client.connections.delete``) sends the refresh token and
+    then the access token to ``revoke_url``. Introspection (RFC 7662) runs only after a
+    code exchange whose token response has no ``scope``, and only when an
+    ``introspect_url`` is known; it reads the granted scopes with
+    :meth:`Provider.parse_introspection` (a failure is not an error: the asked scopes
+    are assumed).
     """
 
     authorize_url: str
@@ -214,9 +243,12 @@ class OAuth2Spec:
     scope_separator: str = " "
     pkce: bool = True
     token_endpoint_auth_method: str = "client_secret_post"
-    """How the app authenticates to the token, revocation and introspection endpoints:
-    ``client_secret_post``, ``client_secret_basic`` or ``none`` (a public client). An
-    integration may override it (``client.integrations.configure(..., token_endpoint_auth_method=...)``)."""
+    """How the app authenticates to the token, revocation and introspection endpoints alike:
+    ``client_secret_post`` (``client_id`` and ``client_secret`` in the form body),
+    ``client_secret_basic`` (``Authorization: Basic``, each part form-urlencoded first) or
+    ``none`` (a public client: ``client_id`` only; use PKCE). Choose what the provider
+    documents: strict servers answer any other with 401 ``invalid_client``. An integration
+    may override it (``client.integrations.configure(..., token_endpoint_auth_method=...)``)."""
     optional_scope_param: str | None = None
     """Name of the query parameter for optional scopes (e.g. HubSpot ``optional_scope``)."""
     always_scopes: tuple[str, ...] = ()
@@ -226,8 +258,10 @@ class OAuth2Spec:
     """Lifetime to assume when the token response has no ``expires_in`` (None: unknown)."""
     refresh_margin: float | None = None
     """Refresh at most this many seconds before the access token expires, for providers that
-    refuse earlier refreshes; the client's ``refresh_skew`` applies when it is smaller. Either
-    way the margin is never more than half the token's lifetime."""
+    refuse earlier refreshes; the client's ``refresh_skew`` (default 60 s) applies when it is
+    smaller. Either way the margin is never more than half the token's lifetime, so a short-lived
+    (e.g. 45 s) token is not refreshed the moment it is issued. A 401 classified as
+    ``authentication`` also triggers one single-flight refresh and one retry."""
     issuer: str | None = None
     """The authorization server's issuer identifier, for a provider that names itself in every
     authorization response (RFC 9207 ``iss``). When declared (here, by the config key ``issuer``
@@ -311,9 +345,20 @@ class ReadOnlyAdapter(Generic[M]):
         self.provider = provider
 
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
+        """One page: yield the provider request(s), return a :class:`ListResult` of unified models.
+
+        ``query.limit`` is already within ``1..max_page_size`` (or ``None``: choose the
+        page size), ``query.cursor`` is the ``next_cursor`` a previous page returned.
+        Return ``next_cursor=None`` on the last page. Raise ``NotSupportedError`` for
+        ``updated_after``, ``filters`` or ``fields`` the provider cannot honour.
+        """
         raise NotImplementedError
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
+        """One record by ``id`` (already checked against :attr:`id_pattern`): return its unified model.
+
+        A missing record's 404 reaches the ``yield`` as ``NotFoundError``; let it propagate.
+        """
         raise NotImplementedError
 
     @classmethod
@@ -334,12 +379,15 @@ class CrmObjectAdapter(ReadOnlyAdapter[M]):
     """
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
+        """Create a record from the unified fields set in ``data``; return the created record's model."""
         raise NotImplementedError
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
+        """Change only the unified fields in ``data`` of record ``id``; return the updated model."""
         raise NotImplementedError
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
+        """Delete record ``id``; return ``None``."""
         raise NotImplementedError
 
 
@@ -412,6 +460,14 @@ class Provider(ABC):
     # -- errors and limits --------------------------------------------------------
     def classify(self, response: ProviderResponse) -> Outcome:
         """Translate a response into an :class:`Outcome`.
+
+        Receives every API response (success or not, read in full). Return
+        ``Outcome.success(status)`` for a success, else
+        ``Outcome.failure(category, status=..., provider_code=..., provider_message=...,
+        retry_after=..., request_id=..., hint=..., details=..., health=None)``; ``health``
+        defaults to the category's (authentication, permission: unhealthy;
+        rate_limited, not_implemented: healthy; every other: neutral). Every status
+        >= 400 must be a failure. Never put a credential into the message, hint or details.
 
         The default reads the status and ``Retry-After``; plugins override it
         to read their error bodies and call ``super().classify`` as a fallback.
@@ -492,8 +548,10 @@ class Provider(ABC):
     ) -> httpx2.Request:
         """The token-introspection request (RFC 7662 by default) used to learn granted scopes.
 
-        The core adds the client authentication the integration uses (``token_endpoint_auth_method``)
-        unless the request already carries some (an ``Authorization`` header or ``client_id`` in the form).
+        Builds the request only (no I/O); the core sends it. It runs only after a code exchange
+        whose token response has no ``scope``. The core adds the client authentication the
+        integration uses (``token_endpoint_auth_method``) unless the request already carries some
+        (an ``Authorization`` header or ``client_id`` in the form). Most plugins keep this default.
         """
         import httpx2
 
@@ -519,7 +577,12 @@ class Provider(ABC):
     # -- health and adapters ------------------------------------------------------
     @abstractmethod
     def health_check(self, ctx: OperationContext) -> OperationFlow[None]:
-        """The cheapest call that proves the credentials work."""
+        """The cheapest call that proves the credentials work.
+
+        Yield one authenticated request (needing no scope if the provider allows) and return
+        ``None``; a failure reaches the ``yield`` as its unified error and fails the check. It
+        runs after every code exchange and on ``client.connections.check``.
+        """
 
     def adapter_loaded(self, resource: str) -> bool:
         """Whether ``resource``'s adapter is imported already (then :meth:`adapter` does no import)."""

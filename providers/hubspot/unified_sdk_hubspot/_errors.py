@@ -190,7 +190,10 @@ def classify(
             details={"existing_id": existing_id} if existing_id else {},
             **common,
         )
-    if category == "VALIDATION_ERROR" or (status in (400, 422) and category is None):
+    # HubSpot labels most 4xx bodies VALIDATION_ERROR; a status with its own meaning (402, 408, 410…) keeps it.
+    if (category == "VALIDATION_ERROR" and fallback(response).category == Category.VALIDATION) or (
+        status in (400, 422) and category is None
+    ):
         fields = _fields(body)
         problems = _embedded_problem_codes(message or "")
         hint = (

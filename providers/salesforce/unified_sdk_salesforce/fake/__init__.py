@@ -139,7 +139,10 @@ class FakeSalesforce(LocalServer):
             # UNCONFIRMED: the documented 300 body is "the list of matching records"; the fake sends their URLs.
             ids = list(self.org.records["Account"])[:2] or ["001000000000001AAA", "001000000000002AAA"]
             return [f"/services/data/v62.0/sobjects/Account/{i}" for i in ids], headers
-        code, message = _INJECTED.get(status, ("UNKNOWN_EXCEPTION", f"injected status {status}"))
+        if status not in _INJECTED and status >= 500:
+            # Salesforce's own errors are 500s; another 5xx (a gateway's) carries no Salesforce error code.
+            return f"injected status {status}", headers
+        code, message = _INJECTED.get(status, ("INVALID_OPERATION", f"injected status {status}"))
         return ApiError(status, code, message).body(), headers
 
     async def _identity(self, request: Request) -> Response:
