@@ -37,7 +37,8 @@ test: install-dev
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
-	$(PY) -m pytest -q
+# Tests run on one xdist worker per core; every fixture is per worker (own ports, temp dirs, PostgreSQL).
+	$(PY) -m pytest -q -n auto
 
 bench: install-dev
 	$(PIP) install -q $(foreach d,$(PROVIDER_DIRS),-e '$(d)[fake,bench]')
