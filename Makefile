@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+TEST_WORKERS ?= 4
 PROVIDERS := $(sort $(wildcard providers/*/pyproject.toml))
 PROVIDER_DIRS := $(patsubst %/pyproject.toml,%,$(PROVIDERS))
 
@@ -26,19 +27,20 @@ demo: install
 	$(VENV)/bin/unified-sdk demo
 
 lint: install-dev
-	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
-	$(VENV)/bin/ruff format --check unified_sdk providers tests benchmarks
+	$(VENV)/bin/ruff check conftest.py unified_sdk providers tests benchmarks
+	$(VENV)/bin/ruff format --check conftest.py unified_sdk providers tests benchmarks
 
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
 test: install-dev
-	$(VENV)/bin/ruff check unified_sdk providers tests benchmarks
+	$(VENV)/bin/ruff check conftest.py unified_sdk providers tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
-# Tests run on one xdist worker per core; every fixture is per worker (own ports, temp dirs, PostgreSQL).
-	$(PY) -m pytest -q -n auto
+# Tests run on TEST_WORKERS xdist workers; every fixture is per worker (own ports, temp dirs, PostgreSQL).
+# More workers than cores: much test time is spent waiting (timeouts, rate-limit pacing, subprocesses).
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 bench: install-dev
 	$(PIP) install -q $(foreach d,$(PROVIDER_DIRS),-e '$(d)[fake,bench]')
