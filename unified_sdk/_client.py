@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ssl
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,6 +34,16 @@ if TYPE_CHECKING:
     from unified_sdk._resources import AsyncCrm, Crm
 
 T = TypeVar("T")
+
+
+@functools.cache
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context (the trust store) for every HTTP client the SDK creates in this process.
+
+    Loading the CA bundle costs ~40 ms of CPU each time; the context is immutable once built, so
+    sharing it changes nothing but the cost. A user's own ``http_client=`` keeps its own.
+    """
+    return httpx2.create_ssl_context()
 
 
 def _oauth_manager(runtime: Runtime) -> Refresher:
@@ -162,6 +174,7 @@ class _BaseClient:
     def _http_options(self) -> dict[str, Any]:
         return {
             "timeout": self._runtime.timeout,
+            "verify": _shared_ssl_context(),
             "follow_redirects": False,
             "limits": httpx2.Limits(max_connections=100, max_keepalive_connections=20),
         }

@@ -98,7 +98,7 @@ def connect_api_key(client: Client, server: SandboxServer) -> Connection:
 REDIRECT = "http://127.0.0.1:9/oauth/callback"
 
 
-def configure_oauth(client: Client | AsyncClient, server: SandboxServer) -> None:
+def configure_oauth(client: Client, server: SandboxServer) -> None:
     configure_integration(client, server, "sandbox", redirect_uri=REDIRECT)
 
 
