@@ -187,3 +187,30 @@ def test_every_attempt_is_logged_with_its_decision(client: Client, call: Callabl
     play(call(), ProviderRequest("GET", "/items"), [ok(b"{}", 503), ok()])
     rows = client.logs.list()
     assert [(r.status, r.attempt, r.action) for r in reversed(rows)] == [(503, 1, "retry"), (200, 2, "none")]
+
+
+def test_the_clock_seam_ages_tokens_and_authorizations_without_waiting(tmp_path: Path) -> None:
+    """``unified_sdk.testing.set_clock`` moves the SDK's notion of now: a token an hour old is refreshed
+    before the next call, and a callback past the authorization's 10 minutes is refused unsent."""
+    import time
+
+    from unified_sdk_sandbox.fake import SandboxServer
+
+    from unified_sdk.errors import AuthorizationError
+    from unified_sdk.testing import authorize, set_clock, sqlite_client
+
+    with SandboxServer(deals=3, contacts=1, companies=1) as fake, sqlite_client(tmp_path) as client:
+        conn = authorize(client, fake, "sandbox", ["crm_deal_read"])
+        assert fake.token_requests.get("refresh_token", 0) == 0
+        set_clock(client, lambda: time.time() + 3600 * 24)
+        assert len(client.crm.deals.list(connection_id=conn.id, limit=1).data) == 1
+        assert fake.token_requests.get("refresh_token", 0) == 1  # refreshed ahead, as a day-old token must be
+
+        set_clock(client, time.time)
+        request = client.auth.authorization_url("sandbox", scopes=["crm_deal_read"])
+        callback = fake.approve(request.url)
+        set_clock(client, lambda: time.time() + 11 * 60)
+        before = dict(fake.token_requests)
+        with pytest.raises(AuthorizationError, match="expired"):
+            client.auth.complete(callback)
+        assert fake.token_requests == before

@@ -312,7 +312,7 @@ class OAuthManager:
         # what every decoder reads as a space. A literal "+" was already encoded as %2B.
         base, _, query = url.partition("?")
         url = base + "?" + query.replace("+", "%20")
-        now = time.time()
+        now = self.runtime.clock()
         state_hash = _hash_state(state)
         payload = {
             "verifier": verifier,
@@ -504,7 +504,7 @@ class OAuthManager:
 
         from unified_sdk._storage import oauth_states as t
 
-        now = time.time()
+        now = self.runtime.clock()
         key = _hash_state(state)
         with self.runtime.store.begin() as c:
             row = c.execute(select(t).where(t.c.state_hash == key)).mappings().first()
@@ -618,7 +618,7 @@ class OAuthManager:
             if error.provider_code == "invalid_grant":
                 error.hint = "the code was refused (expired, used, or a PKCE mismatch): start the authorization again"
             raise error from None
-        credentials = credentials_from_token(plugin, token, previous=None)
+        credentials = credentials_from_token(plugin, token, previous=None, now=self.runtime.clock())
         config = {**integration.config}
         base_url = plugin.base_url_from_token(token)
         if base_url:
@@ -780,7 +780,7 @@ class OAuthManager:
                     fresh: ConnectionRecord = yield Blocking(partial(store.record, conn.id, fresh=True))
                     return fresh
                 failed_at = row["refresh_failed_at"]
-                if failed_at is not None and time.time() - failed_at < self.cooldown:
+                if failed_at is not None and self.runtime.clock() - failed_at < self.cooldown:
                     raise self._cooldown_error(row)
                 owner = secrets.token_hex(8)
                 if (yield Blocking(partial(self._claim_lease, conn.id, row["credentials_version"], owner))):
@@ -877,7 +877,7 @@ class OAuthManager:
         current: Credentials,
     ) -> ConnectionRecord:
         store = self.runtime.connections_store
-        credentials = credentials_from_token(plugin, token, previous=current)
+        credentials = credentials_from_token(plugin, token, previous=current, now=self.runtime.clock())
         values: dict[str, Any] = {
             "credentials": store.encrypt_credentials(conn.id, credentials),
             "credentials_version": row["credentials_version"] + 1,
@@ -1153,10 +1153,12 @@ def _scopes_in(token: Mapping[str, Any], separator: str) -> list[str] | None:
     return None
 
 
-def credentials_from_token(provider: Provider, token: Mapping[str, Any], previous: Credentials | None) -> Credentials:
-    """Credentials from a token response; a missing refresh token keeps the previous one."""
+def credentials_from_token(
+    provider: Provider, token: Mapping[str, Any], previous: Credentials | None, *, now: float | None = None
+) -> Credentials:
+    """Credentials from a token response received at ``now``; a missing refresh token keeps the previous one."""
     expires_at = None
-    now = time.time()
+    now = time.time() if now is None else now
     expires_in = token.get("expires_in")
     if expires_in is None and provider.oauth is not None:
         expires_in = provider.oauth.expires_in_default

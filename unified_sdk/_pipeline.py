@@ -465,7 +465,11 @@ def send_flow(
 
     # (credentials_version 0: a connection being completed, not stored yet; its token is fresh)
     refreshable = bool(conn.credentials.refresh_token) and conn.credentials_version > 0
-    if preq.authenticated and refreshable and _expiring(conn.credentials, runtime.refresh_skew, provider):
+    if (
+        preq.authenticated
+        and refreshable
+        and _expiring(conn.credentials, runtime.refresh_skew, provider, runtime.clock())
+    ):
         conn = call.conn = yield from _refresh(call, "expiring")
 
     while True:
@@ -675,7 +679,7 @@ def _health(call: Call, outcome: Outcome, message: str | None) -> Generator[Effe
             call.conn.health = new
 
 
-def _expiring(credentials: Credentials, skew: float, provider: Provider) -> bool:
+def _expiring(credentials: Credentials, skew: float, provider: Provider, now: float) -> bool:
     """Whether to refresh before sending: within the refresh margin of the expiry.
 
     The margin is the client's ``refresh_skew``, or the provider's ``refresh_margin`` when
@@ -689,7 +693,7 @@ def _expiring(credentials: Credentials, skew: float, provider: Provider) -> bool
         margin = min(margin, provider.oauth.refresh_margin)
     if credentials.issued_at is not None:
         margin = min(margin, max((credentials.expires_at - credentials.issued_at).total_seconds(), 0.0) / 2)
-    return credentials.expires_at - timedelta(seconds=margin) <= datetime.now(UTC)
+    return credentials.expires_at - timedelta(seconds=margin) <= datetime.fromtimestamp(now, UTC)
 
 
 class _AdapterStep(Generic[T]):
