@@ -24,7 +24,7 @@ from unified_sdk._crypto import OAUTH_STATE, bind
 from unified_sdk._redact import REDACTED, redact_headers, redact_text, redact_url, redact_value
 from unified_sdk._storage import oauth_states
 from unified_sdk.errors import AuthenticationError, ValidationError
-from unified_sdk.provider import Credentials
+from unified_sdk.provider import Credentials, ProviderRequest
 from unified_sdk.testing import authorize, set_jitter
 
 API_KEY = "sk_live_9f8e7d6c5b4a3210"
@@ -308,8 +308,8 @@ class QueryIntrospectionToy(OAuthToyProvider):
 
     def introspection_request(
         self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
-    ) -> httpx2.Request:
-        return httpx2.Request("GET", url, params={"t": credentials.access_token or ""})
+    ) -> ProviderRequest:
+        return ProviderRequest("GET", url, params={"t": credentials.access_token or ""}, authenticated=False)
 
 
 def test_plugin_built_oauth_requests_are_redacted_in_log_records(db_url: str, captured: _Capture) -> None:

@@ -667,8 +667,16 @@ class OAuthManager:
         if url is None:
             return None
         secrets_ = [*credentials.secret_values(), *([secret] if secret else [])]
+        built = plugin.introspection_request(url, credentials, integration.client_id, secret)
         request = _with_client_auth(
-            plugin.introspection_request(url, credentials, integration.client_id, secret),
+            httpx2.Request(
+                built.method.upper(),
+                built.path,
+                params=built.params,
+                data=built.data,
+                json=built.json,
+                headers=built.headers,
+            ),
             self._auth_method(plugin, integration),
             integration.client_id,
             secret,

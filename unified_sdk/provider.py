@@ -545,18 +545,18 @@ class Provider(ABC):
 
     def introspection_request(
         self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
-    ) -> httpx2.Request:
+    ) -> ProviderRequest:
         """The token-introspection request (RFC 7662 by default) used to learn granted scopes.
 
-        Builds the request only (no I/O); the core sends it. It runs only after a code exchange
-        whose token response has no ``scope``. The core adds the client authentication the
-        integration uses (``token_endpoint_auth_method``) unless the request already carries some
-        (an ``Authorization`` header or ``client_id`` in the form). Most plugins keep this default.
+        Sans-I/O like everything a plugin does: return a :class:`ProviderRequest` whose ``path``
+        is the absolute introspection ``url``; the core sends it through the pipeline. It runs only
+        after a code exchange whose token response has no ``scope``. The core adds the client
+        authentication the integration uses (``token_endpoint_auth_method``) unless the request
+        already carries some (an ``Authorization`` header or ``client_id`` in the form). Most
+        plugins keep this default.
         """
-        import httpx2
-
         data = {"token": credentials.access_token or "", "token_type_hint": "access_token"}
-        return httpx2.Request("POST", url, data=data)
+        return ProviderRequest("POST", url, data=data, authenticated=False)
 
     def parse_introspection(self, response: ProviderResponse) -> list[str] | None:
         """Provider scopes from an introspection response (``scope`` string or ``scopes`` list)."""

@@ -23,7 +23,7 @@ from unified_sdk.provider import (
 from unified_sdk_hubspot import _errors, _ratelimit
 
 if TYPE_CHECKING:
-    import httpx2
+    pass
 
 _CRM = "unified_sdk_hubspot.crm"
 
@@ -110,14 +110,12 @@ class HubSpotProvider(Provider):
 
     def introspection_request(
         self, url: str, credentials: Credentials, client_id: str, client_secret: str | None
-    ) -> httpx2.Request:
+    ) -> ProviderRequest:
         """v3 introspection: every parameter, the client's credentials included, in the form body."""
-        import httpx2
-
         data = {
             "client_id": client_id,
             "client_secret": client_secret or "",
             "token": credentials.access_token or "",
             "token_type_hint": "access_token",
         }
-        return httpx2.Request("POST", url, data=data)
+        return ProviderRequest("POST", url, data=data, authenticated=False)
