@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from unified_sdk._actions import ActionRule, ResponseAction
+    from unified_sdk._batch import BatchItem, BatchResult
     from unified_sdk._bookkeeping import BookkeepingStats
     from unified_sdk._client import AsyncClient, Client
     from unified_sdk._connections import Connection
@@ -38,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "ActionRule": "unified_sdk._actions",
     "AsyncClient": "unified_sdk._client",
     "AsyncPage": "unified_sdk._pagination",
+    "BatchItem": "unified_sdk._batch",
+    "BatchResult": "unified_sdk._batch",
     "BookkeepingStats": "unified_sdk._bookkeeping",
     "CallLog": "unified_sdk._logs",
     "Category": "unified_sdk._outcome",
@@ -59,6 +62,8 @@ __all__ = [
     "ActionRule",
     "AsyncClient",
     "AsyncPage",
+    "BatchItem",
+    "BatchResult",
     "BookkeepingStats",
     "CallLog",
     "Category",

@@ -9,16 +9,29 @@ cheap on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import builtins
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from unified_sdk._batch import BatchItem, BatchResult
 from unified_sdk._calls import prepare
 from unified_sdk._drivers import AsyncRunner, SyncRunner
+from unified_sdk._limits import deadline_after, time_left
+from unified_sdk._outcome import Category
 from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
 from unified_sdk._pipeline import Blocking, Call, CallOptions, Flow, checked, operation_flow
-from unified_sdk.errors import ConfigurationError, NotFoundError, NotSupportedError, ProviderError, ValidationError
+from unified_sdk.errors import (
+    ConfigurationError,
+    NotFoundError,
+    NotSupportedError,
+    ProviderError,
+    ProviderTimeoutError,
+    UnifiedError,
+    ValidationError,
+)
 from unified_sdk.provider import ListQuery, ListResult
 
 if TYPE_CHECKING:
@@ -57,15 +70,7 @@ class ResourceFlows(Generic[M]):
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Flow[Any]:
-        options = self.options.merged(timeout=timeout)  # a bad timeout is refused here, before anything else
-        cached = self.runtime.cached_record(connection_id)
-        if cached is not None and self.runtime.provider_for(cached.provider).adapter_loaded(self.resource):
-            # No storage I/O and no import: the async client need not hop to a thread.
-            call, adapter = prepare(self.runtime, connection_id, self.resource, op, cached, options=options)
-        else:
-            call, adapter = yield Blocking(
-                lambda: prepare(self.runtime, connection_id, self.resource, op, options=options)
-            )
+        call, adapter = yield from self._prepare(connection_id, op, timeout)
         if op in ("get", "update", "delete"):
             checked(call, check_id, id, pattern=adapter.id_pattern)  # before the adapter builds anything
         if idempotency_key is not None:
@@ -73,12 +78,30 @@ class ResourceFlows(Generic[M]):
             call.use_idempotency_key(idempotency_key)
         return (yield from operation_flow(call, make(adapter, call)))
 
-    def list(self, connection_id: str, query: ListQuery, timeout: float | None = None) -> Flow[ListResult[M]]:
-        def make(adapter: Any, call: Call) -> Any:
-            checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
-            return adapter.list(call.ctx, query)
+    def _prepare(self, connection_id: str, op: str, timeout: float | None) -> Flow[tuple[Call, Any]]:
+        options = self.options.merged(timeout=timeout)  # a bad timeout is refused here, before anything else
+        cached = self.runtime.cached_record(connection_id)
+        if cached is not None and self.runtime.provider_for(cached.provider).adapter_loaded(self.resource):
+            # No storage I/O and no import: the async client need not hop to a thread.
+            return prepare(self.runtime, connection_id, self.resource, op, cached, options=options)
+        prepared: tuple[Call, Any] = yield Blocking(
+            lambda: prepare(self.runtime, connection_id, self.resource, op, options=options)
+        )
+        return prepared
 
-        result = yield from self._run(connection_id, "list", make, timeout=timeout)
+    def list(self, connection_id: str, query: ListQuery, timeout: float | None = None) -> Flow[ListResult[M]]:
+        largest: list[int] = []  # the adapter's page size, for a smaller retry of a page without a limit
+
+        def page(query: ListQuery, timeout: float | None) -> Flow[ListResult[M] | None]:
+            def make(adapter: Any, call: Call) -> Any:
+                checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
+                largest.append(adapter.max_page_size)
+                return adapter.list(call.ctx, query)
+
+            return self._run(connection_id, "list", make, timeout=timeout)
+
+        limit = self.options.merged(timeout=timeout).timeout  # a bad timeout is refused here, before anything else
+        result = yield from _smaller_on_timeout(page, query, largest, self.runtime.timeout if limit is None else limit)
         return result if result is not None else ListResult([], None)
 
     def get(self, connection_id: str, id: str, timeout: float | None = None) -> Flow[M]:
@@ -136,6 +159,118 @@ class ResourceFlows(Generic[M]):
     def delete(self, connection_id: str, id: str, timeout: float | None = None) -> Flow[None]:
         yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id), id, timeout=timeout)
 
+    def create_many(
+        self, connection_id: str, data: Sequence[Mapping[str, Any] | BaseModel], timeout: float | None = None
+    ) -> Flow[BatchResult[M]]:
+        call, _ = yield from self._prepare(connection_id, "create", timeout)  # an unknown connection raises here
+        results: dict[int, BatchItem[M]] = {}
+        valid: list[tuple[int, Any]] = []
+        for index, item in enumerate(_sequence(data, "create_many")):
+            try:
+                valid.append((index, checked(call, self._validate, item)))
+            except ValidationError as exc:
+                results[index] = BatchItem(index, error=_for_item(exc, index))
+        yield from self._write_many(connection_id, "create", valid, results, timeout)
+        return BatchResult([results[i] for i in sorted(results)])
+
+    def update_many(
+        self,
+        connection_id: str,
+        data: Sequence[tuple[str, Mapping[str, Any] | BaseModel]],
+        timeout: float | None = None,
+    ) -> Flow[BatchResult[M]]:
+        call, adapter = yield from self._prepare(connection_id, "update", timeout)
+        results: dict[int, BatchItem[M]] = {}
+        valid: list[tuple[int, Any]] = []
+        for index, pair in enumerate(_sequence(data, "update_many")):
+            try:
+                if not isinstance(pair, tuple) or len(pair) != 2:
+                    raise ValidationError(
+                        f"update_many item {index} is not an (id, data) pair",
+                        hint="give update_many(data=[(id, {field: value, ...}), ...]); nothing was sent for it",
+                        details={"fields": [str(index)]},
+                    )
+                id, fields = pair
+                checked(call, check_id, id, pattern=adapter.id_pattern)
+                valid.append((index, (id, checked(call, self._validate, fields))))
+            except ValidationError as exc:
+                results[index] = BatchItem(index, error=_for_item(exc, index))
+        yield from self._write_many(connection_id, "update", valid, results, timeout)
+        return BatchResult([results[i] for i in sorted(results)])
+
+    def _write_many(
+        self,
+        connection_id: str,
+        op: str,
+        valid: builtins.list[tuple[int, Any]],
+        results: dict[int, BatchItem[M]],
+        timeout: float | None,
+    ) -> Flow[None]:
+        """Write the valid items: in the provider's batch requests where it has them, else one call each.
+
+        Every request goes through the pipeline, so the throttle paces them and rate limits are
+        waited out. A failed request fails only its own items; an error that every later request
+        would meet too (dead credentials, a missing scope) fails the rest without sending them.
+        """
+        if not valid:
+            return
+        _, adapter = yield from self._prepare(connection_id, op, timeout)
+        size = adapter.batch_size if adapter.supports(f"{op}_many") else None
+        chunks = [valid[i : i + size] for i in range(0, len(valid), size)] if size else [[item] for item in valid]
+        fatal: UnifiedError | None = None
+        for chunk in chunks:
+            if fatal is not None:
+                for index, _ in chunk:
+                    results[index] = BatchItem(index, error=fatal)
+                continue
+            try:
+                written = yield from self._send_chunk(connection_id, op, size is not None, chunk, timeout)
+            except UnifiedError as exc:
+                for index, _ in chunk:
+                    results[index] = BatchItem(index, error=exc)
+                if _stops_batch(exc):
+                    fatal = exc
+                continue
+            for (index, _), outcome in zip(chunk, written, strict=True):
+                if isinstance(outcome, UnifiedError):
+                    outcome.provider = outcome.provider or self._provider_of(connection_id)
+                    outcome.connection_id = outcome.connection_id or connection_id
+                    results[index] = BatchItem(index, error=_for_item(outcome, index))
+                else:
+                    results[index] = BatchItem(index, record=outcome)
+
+    def _send_chunk(
+        self, connection_id: str, op: str, batched: bool, chunk: builtins.list[tuple[int, Any]], timeout: float | None
+    ) -> Flow[builtins.list[Any]]:
+        """One batch request (or, without a batch endpoint, one call for the single item)."""
+        if not batched:
+            [(_, item)] = chunk
+            id: str | None = item[0] if op == "update" else None
+            if op == "update":
+                record = yield from self._run(connection_id, op, lambda a, c: a.update(c.ctx, *item), id, None, timeout)
+            else:
+                record = yield from self._run(
+                    connection_id, op, lambda a, c: a.create(c.ctx, item), None, None, timeout
+                )
+            return [self._record(record, connection_id, op, id)]
+        items = [item for _, item in chunk]
+        method = f"{op}_many"
+        written = yield from self._run(
+            connection_id, method, lambda a, c: getattr(a, method)(c.ctx, items), None, None, timeout
+        )
+        if not isinstance(written, list) or len(written) != len(items):
+            raise ProviderError(
+                f"{self.resource}.{method} returned {len(written) if isinstance(written, list) else 'no'} results "
+                f"for {len(items)} inputs",
+                connection_id=connection_id,
+                hint="the provider plugin's batch mapping is wrong; report it (the items may have been written)",
+            )
+        return written
+
+    def _provider_of(self, connection_id: str) -> str | None:
+        cached = self.runtime.cached_record(connection_id)
+        return cached.provider if cached is not None else None
+
     def _validate(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         """Strict validation of a write, before anything is sent."""
         from pydantic import BaseModel
@@ -155,6 +290,38 @@ class ResourceFlows(Generic[M]):
                 hint=f"check the {self.model.__name__} field names and types; nothing was sent",
             ) from exc
         return valid.model_dump(exclude_unset=True)
+
+
+#: The smallest page a listing shrinks to when a page times out.
+MIN_PAGE_SIZE = 10
+#: The least time left worth a smaller page after a timeout.
+MIN_RETRY_SECONDS = 0.05
+
+
+def _smaller_on_timeout(
+    page: Callable[[ListQuery, float | None], Flow[ListResult[M] | None]],
+    query: ListQuery,
+    largest: Sequence[int],
+    timeout: float | None,
+) -> Flow[ListResult[M] | None]:
+    """One page; if it times out (a 504 or a client timeout, after the pipeline's own retries), once more
+    with half the page size (not below :data:`MIN_PAGE_SIZE`), within what is left of ``timeout``.
+
+    Big pages are what time out on slow providers (a report over too much data): asking for less
+    is the remedy. The cursor is the same, so the smaller page starts where the big one would have,
+    and its own next cursor continues from its last record: nothing is skipped or repeated. The
+    caller's timeout still bounds the whole listing call: a page that used it all up is not retried.
+    """
+    deadline = deadline_after(timeout)
+    try:
+        return (yield from page(query, timeout))
+    except ProviderTimeoutError:
+        size = query.limit or (largest[-1] if largest else 0)
+        smaller = max(size // 2, MIN_PAGE_SIZE)
+        left = time_left(deadline)
+        if smaller >= size or (left is not None and left < MIN_RETRY_SECONDS):
+            raise
+        return (yield from page(replace(query, limit=smaller), left))
 
 
 #: The longest caller idempotency key accepted (room is left for the ``:n`` of later writes).
@@ -184,6 +351,31 @@ def _check_idempotency_key(call: Call, key: str) -> None:
             connection_id=call.conn.id,
             hint="use a UUID or your own stable id for the write (e.g. the order id)",
         )
+
+
+def _sequence(data: Any, method: str) -> Sequence[Any]:
+    """The batch's inputs: a list or tuple (a lone mapping or a string is refused, not iterated)."""
+    if isinstance(data, list | tuple):
+        return data
+    raise ValidationError(
+        f"{method} takes a list of items, got {type(data).__name__}; nothing was sent",
+        hint=f"pass {method}(data=[...])",
+        details={"fields": ["data"]},
+    )
+
+
+def _for_item(error: UnifiedError, index: int) -> UnifiedError:
+    """The item's error, naming its index."""
+    error.details = {**error.details, "index": index}
+    return error
+
+
+#: Errors every later request of a batch would meet as well: the rest is not sent.
+_STOPPING = frozenset({Category.AUTHENTICATION, Category.PERMISSION, Category.NOT_IMPLEMENTED})
+
+
+def _stops_batch(error: UnifiedError) -> bool:
+    return error.category in _STOPPING or isinstance(error, NotSupportedError | ConfigurationError)
 
 
 def _query(
@@ -277,6 +469,45 @@ class CrmObjects(Generic[M]):
         """Delete (or archive, where the provider archives) a record."""
         self._run(self._flows.delete(connection_id, id, timeout))
 
+    def create_many(
+        self, *, connection_id: str, data: Sequence[Mapping[str, Any] | M], timeout: float | None = None
+    ) -> BatchResult[M]:
+        """Create many records: one :class:`~unified_sdk.BatchItem` per input, in order, each its record or error.
+
+        Every item is validated before anything is sent; a bad item fails alone (a
+        :class:`~unified_sdk.errors.ValidationError` with ``details["index"]``) and the others
+        still go. Where the provider has a batch endpoint (HubSpot: 100 records a request,
+        Salesforce: 200) the records go in batches, else one :meth:`create` call each; either
+        way the requests are paced by the provider's rate-limit budget, and a rate limit met is
+        waited out. ``timeout`` bounds each request (a batch, or one record's call). A failed
+        request fails only the items it carried; credentials or scopes that fail stop the rest
+        (each then carries that error, nothing more is sent).
+
+        Example::
+
+            result = client.crm.contacts.create_many(connection_id=cid, data=[{"email": "a@x.io"}, ...])
+            created = result.records
+            for item in result.failed:
+                print(item.index, item.error)
+        """
+        return self._run(self._flows.create_many(connection_id, data, timeout))
+
+    def update_many(
+        self,
+        *,
+        connection_id: str,
+        data: Sequence[tuple[str, Mapping[str, Any] | M]],
+        timeout: float | None = None,
+    ) -> BatchResult[M]:
+        """Update many records, given as ``(id, fields)`` pairs; results and pacing as :meth:`create_many`.
+
+        Each id is checked like :meth:`update`'s and each item's fields validated before anything
+        is sent. Example::
+
+            client.crm.deals.update_many(connection_id=cid, data=[("101", {"amount": 5}), ("102", {"stage": "won"})])
+        """
+        return self._run(self._flows.update_many(connection_id, data, timeout))
+
 
 class AsyncCrmObjects(Generic[M]):
     """The async twin of :class:`CrmObjects`."""
@@ -341,6 +572,22 @@ class AsyncCrmObjects(Generic[M]):
 
     async def delete(self, *, connection_id: str, id: str, timeout: float | None = None) -> None:
         await self._run(self._flows.delete(connection_id, id, timeout))
+
+    async def create_many(
+        self, *, connection_id: str, data: Sequence[Mapping[str, Any] | M], timeout: float | None = None
+    ) -> BatchResult[M]:
+        """Create many records; see :meth:`CrmObjects.create_many`."""
+        return await self._run(self._flows.create_many(connection_id, data, timeout))
+
+    async def update_many(
+        self,
+        *,
+        connection_id: str,
+        data: Sequence[tuple[str, Mapping[str, Any] | M]],
+        timeout: float | None = None,
+    ) -> BatchResult[M]:
+        """Update many records given as ``(id, fields)`` pairs; see :meth:`CrmObjects.update_many`."""
+        return await self._run(self._flows.update_many(connection_id, data, timeout))
 
 
 class Crm:

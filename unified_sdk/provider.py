@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from unified_sdk._outcome import Category, HealthSignal, Outcome, category_for_status
 from unified_sdk._paths import build_path, check_id
 from unified_sdk._retry import may_have_been_sent, parse_retry_after
+from unified_sdk.errors import UnifiedError, error_class_for
 
 if TYPE_CHECKING:
     import httpx2
@@ -85,6 +86,7 @@ __all__ = [
     "build_path",
     "category_for_status",
     "check_id",
+    "item_error",
     "parse_retry_after",
 ]
 
@@ -390,6 +392,27 @@ class CrmObjectAdapter(ReadOnlyAdapter[M]):
         """Delete record ``id``; return ``None``."""
         raise NotImplementedError
 
+    batch_size: ClassVar[int | None] = None
+    """The most records one :meth:`create_many` / :meth:`update_many` request may carry (the
+    provider's batch limit, e.g. HubSpot 100, Salesforce 200); ``None``: no batch endpoint, and the
+    core writes a batch one :meth:`create` / :meth:`update` call per record, paced by the throttle."""
+
+    def create_many(
+        self, ctx: OperationContext, items: Sequence[Mapping[str, Any]]
+    ) -> OperationFlow[list[M | UnifiedError]]:
+        """Create up to :attr:`batch_size` records (each validated like :meth:`create`'s ``data``) in one
+        request; return, for each input in order, its created model or the :class:`UnifiedError` the
+        provider gave for it (build it with :func:`item_error`). A failed request reaches the ``yield``
+        as its error; let it propagate (the core marks every item of the request with it)."""
+        raise NotImplementedError
+
+    def update_many(
+        self, ctx: OperationContext, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> OperationFlow[list[M | UnifiedError]]:
+        """Update up to :attr:`batch_size` records given as ``(id, data)`` pairs (ids already checked);
+        return per input, in order, the updated model or its error, as :meth:`create_many` does."""
+        raise NotImplementedError
+
 
 class Provider(ABC):
     """Base class of every provider plugin. Subclass it and register it as an entry point.
@@ -599,6 +622,32 @@ class Provider(ABC):
             found = getattr(import_module(module), attr)(self)
             self._adapters[resource] = found
         return found
+
+
+def item_error(
+    category: Category,
+    message: str,
+    *,
+    status: int | None = None,
+    provider_code: str | None = None,
+    provider_message: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    hint: str | None = None,
+) -> UnifiedError:
+    """The error of one item of a batch answer (``create_many`` / ``update_many``), of the category's class.
+
+    The core adds the provider and connection; a ``validation`` item error should name its
+    ``details={"fields": [...]}`` where the provider says which.
+    """
+    return error_class_for(category)(
+        message,
+        category=category,
+        status=status,
+        provider_code=provider_code,
+        provider_message=provider_message,
+        details=details,
+        hint=hint,
+    )
 
 
 def _short(text: str, limit: int = 300) -> str | None:
