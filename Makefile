@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # pytest-xdist workers: much of the suite waits (pacing, timeouts, subprocesses), so more than the cores.
+# Tests run with bytecode caching on (workers and subprocess tests reuse compiled modules).
 TEST_WORKERS ?= 4
 PROVIDERS := $(sort $(wildcard providers/*/pyproject.toml))
 PROVIDER_DIRS := $(patsubst %/pyproject.toml,%,$(PROVIDERS))
@@ -61,7 +62,7 @@ test: install-dev browser
 	$(VENV)/bin/mypy --strict --explicit-package-bases examples
 	$(foreach d,$(PROVIDER_DIRS),$(VENV)/bin/mypy --strict $(wildcard $(d)/unified_sdk_*) $(wildcard $(d)/tests) &&) true
 	$(MKDOCS)
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 bench: install-dev
 	$(PIP) install -q $(foreach d,$(PROVIDER_DIRS),-e '$(d)[fake,bench]')
