@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from unified_sdk._calls import prepare
+from unified_sdk._capabilities import check_list, check_writable
 from unified_sdk._drivers import AsyncRunner, SyncRunner
 from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
@@ -76,6 +77,7 @@ class ResourceFlows(Generic[M]):
     def list(self, connection_id: str, query: ListQuery, timeout: float | None = None) -> Flow[ListResult[M]]:
         def make(adapter: Any, call: Call) -> Any:
             checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
+            checked(call, check_list, call.provider.name, self.resource, adapter, query)
             return adapter.list(call.ctx, query)
 
         result = yield from self._run(connection_id, "list", make, timeout=timeout)
@@ -96,7 +98,7 @@ class ResourceFlows(Generic[M]):
         created: M | None = yield from self._run(
             connection_id,
             "create",
-            lambda a, c: a.create(c.ctx, self._validate(data)),
+            lambda a, c: a.create(c.ctx, self._write(c, a, data)),
             None,
             idempotency_key,
             timeout,
@@ -114,7 +116,7 @@ class ResourceFlows(Generic[M]):
         updated: M | None = yield from self._run(
             connection_id,
             "update",
-            lambda a, c: a.update(c.ctx, id, self._validate(data)),
+            lambda a, c: a.update(c.ctx, id, self._write(c, a, data)),
             id,
             idempotency_key,
             timeout,
@@ -135,6 +137,12 @@ class ResourceFlows(Generic[M]):
 
     def delete(self, connection_id: str, id: str, timeout: float | None = None) -> Flow[None]:
         yield from self._run(connection_id, "delete", lambda a, c: a.delete(c.ctx, id), id, timeout=timeout)
+
+    def _write(self, call: Call, adapter: Any, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+        """The validated write, refused when it names a field the provider cannot write."""
+        valid = self._validate(data)
+        checked(call, check_writable, call.provider.name, self.resource, adapter, valid)
+        return valid
 
     def _validate(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         """Strict validation of a write, before anything is sent."""
@@ -186,18 +194,33 @@ def _check_idempotency_key(call: Call, key: str) -> None:
         )
 
 
+Sort = Literal["created_at", "updated_at", "name"]
+"""The unified fields ``list(sort=...)`` may name; each provider supports those its capabilities list."""
+Order = Literal["asc", "desc"]
+
+
 def _query(
     limit: int | None,
     cursor: str | None,
     updated_after: datetime | None,
     fields: Sequence[str] | None,
     filters: Mapping[str, Any],
+    sort: str | None = None,
+    order: str = "asc",
 ) -> ListQuery:
-    return ListQuery(limit=limit, cursor=cursor, updated_after=updated_after, fields=fields, filters=dict(filters))
+    given = {k: v for k, v in filters.items() if v is not None}
+    return ListQuery(
+        limit=limit, cursor=cursor, updated_after=updated_after, fields=fields, filters=given, sort=sort, order=order
+    )
 
 
 class CrmObjects(Generic[M]):
-    """``client.crm.deals`` and its siblings: list, get, create, update, delete."""
+    """``client.crm.pipelines`` and ``client.crm.users``; the base of deals, contacts and companies.
+
+    ``list``, ``get``, ``create``, ``update``, ``delete``: each provider supports those its
+    capabilities list (``client.providers.get(name).capabilities``); the others raise
+    :class:`~unified_sdk.errors.NotSupportedError` before anything is sent.
+    """
 
     def __init__(self, run: SyncRunner, flows: ResourceFlows[M]) -> None:
         self._run = run
@@ -212,25 +235,30 @@ class CrmObjects(Generic[M]):
         updated_after: datetime | None = None,
         fields: Sequence[str] | None = None,
         timeout: float | None = None,
-        **filters: Any,
     ) -> Page[M]:
         """One page of records; iterate the page to walk every following page.
 
         ``timeout`` (seconds, for this call and each following page's) overrides the client's.
         """
-        query = _query(limit, cursor, updated_after, fields, filters)
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, {}, None, "asc")
+
+    def _list(
+        self,
+        connection_id: str,
+        limit: int | None,
+        cursor: str | None,
+        updated_after: datetime | None,
+        fields: Sequence[str] | None,
+        timeout: float | None,
+        filters: Mapping[str, Any],
+        sort: str | None,
+        order: str,
+    ) -> Page[M]:
+        query = _query(limit, cursor, updated_after, fields, filters, sort, order)
         result = self._run(self._flows.list(connection_id, query, timeout))
 
         def fetch(next_cursor: str) -> Page[M]:
-            return self.list(
-                connection_id=connection_id,
-                limit=limit,
-                cursor=next_cursor,
-                updated_after=updated_after,
-                fields=fields,
-                timeout=timeout,
-                **filters,
-            )
+            return self._list(connection_id, limit, next_cursor, updated_after, fields, timeout, filters, sort, order)
 
         return Page(result.items, result.next_cursor, fetch)
 
@@ -254,6 +282,7 @@ class CrmObjects(Generic[M]):
         ``idempotency_key`` (where the provider supports keys) makes repeating the call
         safe: send the same key again after a lost answer and the provider does it once.
         Without one, a lost answer raises :class:`~unified_sdk.errors.OutcomeUnknownError`.
+        A field the provider cannot write raises :class:`~unified_sdk.errors.NotSupportedError`.
 
         Example::
 
@@ -278,6 +307,101 @@ class CrmObjects(Generic[M]):
         self._run(self._flows.delete(connection_id, id, timeout))
 
 
+class Deals(CrmObjects["Deal"]):
+    """``client.crm.deals``."""
+
+    def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        created_after: datetime | None = None,
+        stage_id: str | None = None,
+        pipeline_id: str | None = None,
+        user_id: str | None = None,
+        company_id: str | None = None,
+        contact_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Page[Deal]:
+        """One page of deals matching every filter given; iterate the page to walk the following pages.
+
+        Filters: ``stage_id``, ``pipeline_id``, ``user_id`` (owner), ``company_id``, ``contact_id``
+        (an associated record), ``query`` (free text, as the provider searches it), ``updated_after``,
+        ``created_after``; ``sort`` (``created_at``, ``updated_at``, ``name``) in ``order``. A filter or
+        sort the provider cannot apply raises :class:`~unified_sdk.errors.NotSupportedError` before any
+        request (see ``client.providers.get(name).capabilities["crm.deals"]``).
+
+        Example::
+
+            for deal in client.crm.deals.list(connection_id=cid, stage_id="closedwon", sort="updated_at"):
+                ...
+        """
+        filters = {
+            "created_after": created_after,
+            "stage_id": stage_id,
+            "pipeline_id": pipeline_id,
+            "user_id": user_id,
+            "company_id": company_id,
+            "contact_id": contact_id,
+            "query": query,
+        }
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class Contacts(CrmObjects["Contact"]):
+    """``client.crm.contacts``."""
+
+    def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        email: str | None = None,
+        company_id: str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Page[Contact]:
+        """One page of contacts matching every filter given (``email``, ``company_id``, ``user_id``,
+        ``query``, ``updated_after``), in ``sort`` order; as for :meth:`Deals.list`."""
+        filters = {"email": email, "company_id": company_id, "user_id": user_id, "query": query}
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class Companies(CrmObjects["Company"]):
+    """``client.crm.companies``."""
+
+    def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Page[Company]:
+        """One page of companies matching every filter given (``user_id``, ``query``, ``updated_after``),
+        in ``sort`` order; as for :meth:`Deals.list`."""
+        filters = {"user_id": user_id, "query": query}
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
 class AsyncCrmObjects(Generic[M]):
     """The async twin of :class:`CrmObjects`."""
 
@@ -294,21 +418,28 @@ class AsyncCrmObjects(Generic[M]):
         updated_after: datetime | None = None,
         fields: Sequence[str] | None = None,
         timeout: float | None = None,
-        **filters: Any,
     ) -> AsyncPage[M]:
         """One page of records; ``async for`` over it walks every following page (``timeout`` as for sync)."""
-        query = _query(limit, cursor, updated_after, fields, filters)
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, {}, None, "asc")
+
+    async def _list(
+        self,
+        connection_id: str,
+        limit: int | None,
+        cursor: str | None,
+        updated_after: datetime | None,
+        fields: Sequence[str] | None,
+        timeout: float | None,
+        filters: Mapping[str, Any],
+        sort: str | None,
+        order: str,
+    ) -> AsyncPage[M]:
+        query = _query(limit, cursor, updated_after, fields, filters, sort, order)
         result = await self._run(self._flows.list(connection_id, query, timeout))
 
         async def fetch(next_cursor: str) -> AsyncPage[M]:
-            return await self.list(
-                connection_id=connection_id,
-                limit=limit,
-                cursor=next_cursor,
-                updated_after=updated_after,
-                fields=fields,
-                timeout=timeout,
-                **filters,
+            return await self._list(
+                connection_id, limit, next_cursor, updated_after, fields, timeout, filters, sort, order
             )
 
         return AsyncPage(result.items, result.next_cursor, fetch)
@@ -343,15 +474,94 @@ class AsyncCrmObjects(Generic[M]):
         await self._run(self._flows.delete(connection_id, id, timeout))
 
 
+class AsyncDeals(AsyncCrmObjects["Deal"]):
+    """``client.crm.deals`` of :class:`AsyncClient`; filters and sorts as for :meth:`Deals.list`."""
+
+    async def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        created_after: datetime | None = None,
+        stage_id: str | None = None,
+        pipeline_id: str | None = None,
+        user_id: str | None = None,
+        company_id: str | None = None,
+        contact_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPage[Deal]:
+        """One page of deals; see :meth:`Deals.list`."""
+        filters = {
+            "created_after": created_after,
+            "stage_id": stage_id,
+            "pipeline_id": pipeline_id,
+            "user_id": user_id,
+            "company_id": company_id,
+            "contact_id": contact_id,
+            "query": query,
+        }
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class AsyncContacts(AsyncCrmObjects["Contact"]):
+    """``client.crm.contacts`` of :class:`AsyncClient`."""
+
+    async def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        email: str | None = None,
+        company_id: str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPage[Contact]:
+        """One page of contacts; see :meth:`Contacts.list`."""
+        filters = {"email": email, "company_id": company_id, "user_id": user_id, "query": query}
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class AsyncCompanies(AsyncCrmObjects["Company"]):
+    """``client.crm.companies`` of :class:`AsyncClient`."""
+
+    async def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPage[Company]:
+        """One page of companies; see :meth:`Companies.list`."""
+        filters = {"user_id": user_id, "query": query}
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
 class Crm:
     """``client.crm``: deals, contacts, companies, pipelines, users."""
 
     def __init__(self, runtime: Runtime, run: SyncRunner, options: CallOptions | None = None) -> None:
-        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
-        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
-        self.companies: CrmObjects[Company] = CrmObjects(
-            run, ResourceFlows(runtime, "crm.companies", "Company", options)
-        )
+        self.deals = Deals(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
+        self.contacts = Contacts(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
+        self.companies = Companies(run, ResourceFlows(runtime, "crm.companies", "Company", options))
         self.pipelines: CrmObjects[Pipeline] = CrmObjects(
             run, ResourceFlows(runtime, "crm.pipelines", "Pipeline", options)
         )
@@ -362,13 +572,9 @@ class AsyncCrm:
     """``client.crm`` of :class:`AsyncClient`."""
 
     def __init__(self, runtime: Runtime, run: AsyncRunner, options: CallOptions | None = None) -> None:
-        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
-        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.contacts", "Contact", options)
-        )
-        self.companies: AsyncCrmObjects[Company] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.companies", "Company", options)
-        )
+        self.deals = AsyncDeals(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
+        self.contacts = AsyncContacts(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
+        self.companies = AsyncCompanies(run, ResourceFlows(runtime, "crm.companies", "Company", options))
         self.pipelines: AsyncCrmObjects[Pipeline] = AsyncCrmObjects(
             run, ResourceFlows(runtime, "crm.pipelines", "Pipeline", options)
         )
