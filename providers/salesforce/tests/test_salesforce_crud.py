@@ -91,11 +91,13 @@ def test_hostile_company_name_round_trips_and_cannot_alter_the_query(
     )
     assert company is not None and company.name == HOSTILE and company.domains == ["obrien.example"]
     assert sf.record("Account", company.id or "")["Name"] == HOSTILE  # type: ignore[index]
-    found = client.crm.companies.list(connection_id=conn.id, name=HOSTILE)
-    # Exactly the one company: the quote did not end the literal, "OR Name != ''" matched nothing else.
+    found = client.crm.companies.list(connection_id=conn.id, query=HOSTILE)
+    # Exactly the one company: the quote did not end the literal, "OR Name != ''" matched nothing else,
+    # and % and _ matched only themselves.
     assert [c.id for c in found.data] == [company.id]
     assert [c.name for c in found.data] == [HOSTILE]
-    assert "Name = 'O\\'Brien \\\\ Sons\\' OR Name != \\'\\\\\\' -- \\\"quoted\\\"\\n%_'" in sf.queries[-1]
+    pattern = "O\\'Brien \\\\ Sons\\' OR Name != \\'\\\\\\' -- \\\"quoted\\\"\\n\\%\\_"
+    assert f"Name LIKE '%{pattern}%'" in sf.queries[-1]
     fetched = client.crm.companies.get(connection_id=conn.id, id=company.id or "")
     assert fetched is not None and fetched.name == HOSTILE
 

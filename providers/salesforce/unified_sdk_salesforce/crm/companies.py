@@ -44,7 +44,7 @@ class CompaniesAdapter(SObjectAdapter[Company]):
         "CreatedDate",
         "LastModifiedDate",
     )
-    filters = {"name": "Name", "industry": "Industry", "user_id": "OwnerId", "website": "Website"}
+    filters = {"updated_after": "LastModifiedDate", "user_id": "OwnerId", "query": "Name"}
 
     def to_model(self, record: dict[str, Any]) -> Company:
         website = record.get("Website")

@@ -47,12 +47,11 @@ class ContactsAdapter(SObjectAdapter[Contact]):
     )
     parent_fields = {"AccountId": ("Account.Name",)}
     filters = {
-        "name": "Name",
+        "updated_after": "LastModifiedDate",
         "email": "Email",
-        "first_name": "FirstName",
-        "last_name": "LastName",
         "company_id": "AccountId",
         "user_id": "OwnerId",
+        "query": "Name",
     }
 
     def to_model(self, record: dict[str, Any]) -> Contact:

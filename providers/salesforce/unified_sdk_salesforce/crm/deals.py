@@ -39,13 +39,15 @@ class DealsAdapter(SObjectAdapter[Deal]):
         "LastModifiedDate",
     )
     filters = {
-        "name": "Name",
-        "stage": "StageName",
+        "updated_after": "LastModifiedDate",
+        "created_after": "CreatedDate",
         "stage_id": "StageName",
         "user_id": "OwnerId",
         "company_id": "AccountId",
-        "source": "LeadSource",
+        "query": "Name",
     }
+    """Not ``pipeline_id`` (an org has one opportunity pipeline, its stages) nor ``contact_id`` (contacts
+    link through OpportunityContactRole, which this adapter does not read)."""
 
     def to_model(self, record: dict[str, Any]) -> Deal:
         stage = record.get("StageName")
