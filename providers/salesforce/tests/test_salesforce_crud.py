@@ -10,7 +10,7 @@ from unified_sdk_salesforce import SalesforceProvider
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client, Connection
-from unified_sdk.errors import NotFoundError, ValidationError
+from unified_sdk.errors import NotFoundError, NotSupportedError, ValidationError
 
 HOSTILE = "O'Brien \\ Sons' OR Name != '\\' -- \"quoted\"\n%_"
 
@@ -108,8 +108,9 @@ def test_ids_are_checked_before_sending(client: Client, sf: FakeSalesforce, conn
         client.crm.deals.get(connection_id=conn.id, id="../../limits")
     with pytest.raises(ValidationError):
         client.crm.deals.list(connection_id=conn.id, cursor="https://evil.example/services/data/v62.0/query")
-    with pytest.raises(ValidationError):
+    with pytest.raises(NotSupportedError) as refused:  # not in the adapter's writable_fields
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "tags": ["a"]})
+    assert refused.value.details["fields"] == ["tags"]
     with pytest.raises(ValidationError):
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "metadata": [{"slug": "Name", "value": 1}]})
     assert len(client.logs.list(connection_id=conn.id)) == before
