@@ -117,14 +117,6 @@ def test_unknown_keyword_is_a_type_error(client: Client, conn: Connection, serve
     assert server.count() == before
 
 
-def test_the_fake_refuses_an_unknown_query_parameter(server: SandboxServer) -> None:
-    from sandbox_testkit import api_client
-
-    with api_client(server) as http:
-        response = http.get("/v1/deals", params={"stage": "Demo"})
-    assert response.status_code == 400 and response.json()["error"]["param"] == "stage"
-
-
 def test_writing_a_field_the_sandbox_cannot_write_is_refused(
     client: Client, conn: Connection, server: SandboxServer
 ) -> None:

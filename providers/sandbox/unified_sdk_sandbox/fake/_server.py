@@ -506,11 +506,8 @@ def _list_params(query: dict[str, str]) -> tuple[int, str | None, str | None]:
 
 
 def _search_params(name: str, query: dict[str, str], since: str | None) -> dict[str, str] | None:
-    """The filters and sort of a list request, or ``None`` for a plain listing; unknown parameters are a 400."""
+    """The filters and sort of a list request, or ``None`` for a plain listing (other parameters are ignored)."""
     allowed = SEARCH_PARAMS[name]
-    unknown = sorted(k for k in query if k not in allowed and k not in {"limit", "cursor", "sort"})
-    if unknown:
-        raise ApiError(400, "invalid_request", f"Unknown query parameter {unknown[0]!r}.", param=unknown[0])
     search = {k: v for k, v in query.items() if k in allowed and k != "updated_since"}
     sort = query.get("sort")
     if sort is not None:
