@@ -182,7 +182,7 @@ def test_filters_pass_through_to_the_provider(runner: CliRunner, db_url: str) ->
             every = client.crm.deals.list(connection_id=conn_id, limit=100).data
         stage = every[0].stage
         assert stage is not None
-        found = cli(runner, db_url, "crm", "deals", "list", "-c", conn_id, "--filter", f"stage={stage}", "--json")
+        found = cli(runner, db_url, "crm", "deals", "list", "-c", conn_id, "--filter", f"stage_id={stage}", "--json")
         assert found.exit_code == 0, found.output
         ids = [d["id"] for d in json.loads(found.stdout)["data"]]
         assert ids == [d.id for d in every if d.stage == stage] and len(ids) < len(every)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from unified_sdk.provider import Provider, ScopeMapping
+from unified_sdk._capabilities import capabilities
+from unified_sdk.provider import Provider, ResourceCapabilities, ScopeMapping
 
 if TYPE_CHECKING:
     from unified_sdk._runtime import Runtime
@@ -26,6 +27,13 @@ class ProviderInfo:
     """Unified scope → the provider scopes it needs (required and optional)."""
     resources: list[str]
     version: str
+    capabilities: Mapping[str, ResourceCapabilities]
+    """Resource (``crm.deals``) → its operations, filters, sorts and writable fields, as the plugin declares them.
+
+    Example::
+
+        client.providers.get("hubspot").capabilities["crm.deals"].filters
+    """
 
     @classmethod
     def of(cls, provider: Provider) -> ProviderInfo:
@@ -38,6 +46,7 @@ class ProviderInfo:
             scopes=dict(provider.scopes),
             resources=sorted(provider.adapters),
             version=provider.version,
+            capabilities=capabilities(provider),
         )
 
 

@@ -13,10 +13,11 @@ import builtins
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from unified_sdk._batch import BatchItem, BatchResult
 from unified_sdk._calls import prepare
+from unified_sdk._capabilities import check_list, check_writable
 from unified_sdk._drivers import AsyncRunner, SyncRunner
 from unified_sdk._limits import deadline_after, time_left
 from unified_sdk._outcome import Category
@@ -95,6 +96,7 @@ class ResourceFlows(Generic[M]):
         def page(query: ListQuery, timeout: float | None) -> Flow[ListResult[M] | None]:
             def make(adapter: Any, call: Call) -> Any:
                 checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
+                checked(call, check_list, call.provider.name, self.resource, adapter, query)
                 largest.append(adapter.max_page_size)
                 return adapter.list(call.ctx, query)
 
@@ -119,7 +121,7 @@ class ResourceFlows(Generic[M]):
         created: M | None = yield from self._run(
             connection_id,
             "create",
-            lambda a, c: a.create(c.ctx, self._validate(data)),
+            lambda a, c: a.create(c.ctx, self._write(c, a, data)),
             None,
             idempotency_key,
             timeout,
@@ -137,7 +139,7 @@ class ResourceFlows(Generic[M]):
         updated: M | None = yield from self._run(
             connection_id,
             "update",
-            lambda a, c: a.update(c.ctx, id, self._validate(data)),
+            lambda a, c: a.update(c.ctx, id, self._write(c, a, data)),
             id,
             idempotency_key,
             timeout,
@@ -162,13 +164,13 @@ class ResourceFlows(Generic[M]):
     def create_many(
         self, connection_id: str, data: Sequence[Mapping[str, Any] | BaseModel], timeout: float | None = None
     ) -> Flow[BatchResult[M]]:
-        call, _ = yield from self._prepare(connection_id, "create", timeout)  # an unknown connection raises here
+        call, adapter = yield from self._prepare(connection_id, "create", timeout)  # an unknown connection raises here
         results: dict[int, BatchItem[M]] = {}
         valid: list[tuple[int, Any]] = []
         for index, item in enumerate(_sequence(data, "create_many")):
             try:
-                valid.append((index, checked(call, self._validate, item)))
-            except ValidationError as exc:
+                valid.append((index, self._write(call, adapter, item)))
+            except (ValidationError, NotSupportedError) as exc:  # this item alone is refused; the others go
                 results[index] = BatchItem(index, error=_for_item(exc, index))
         yield from self._write_many(connection_id, "create", valid, results, timeout)
         return BatchResult([results[i] for i in sorted(results)])
@@ -192,8 +194,8 @@ class ResourceFlows(Generic[M]):
                     )
                 id, fields = pair
                 checked(call, check_id, id, pattern=adapter.id_pattern)
-                valid.append((index, (id, checked(call, self._validate, fields))))
-            except ValidationError as exc:
+                valid.append((index, (id, self._write(call, adapter, fields))))
+            except (ValidationError, NotSupportedError) as exc:  # this item alone is refused; the others go
                 results[index] = BatchItem(index, error=_for_item(exc, index))
         yield from self._write_many(connection_id, "update", valid, results, timeout)
         return BatchResult([results[i] for i in sorted(results)])
@@ -270,6 +272,12 @@ class ResourceFlows(Generic[M]):
     def _provider_of(self, connection_id: str) -> str | None:
         cached = self.runtime.cached_record(connection_id)
         return cached.provider if cached is not None else None
+
+    def _write(self, call: Call, adapter: Any, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+        """The validated write, refused when it names a field the provider cannot write."""
+        valid: dict[str, Any] = checked(call, self._validate, data)
+        checked(call, check_writable, call.provider.name, self.resource, adapter, valid)
+        return valid
 
     def _validate(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
         """Strict validation of a write, before anything is sent."""
@@ -378,18 +386,33 @@ def _stops_batch(error: UnifiedError) -> bool:
     return error.category in _STOPPING or isinstance(error, NotSupportedError | ConfigurationError)
 
 
+Sort = Literal["created_at", "updated_at", "name"]
+"""The unified fields ``list(sort=...)`` may name; each provider supports those its capabilities list."""
+Order = Literal["asc", "desc"]
+
+
 def _query(
     limit: int | None,
     cursor: str | None,
     updated_after: datetime | None,
     fields: Sequence[str] | None,
     filters: Mapping[str, Any],
+    sort: str | None = None,
+    order: str = "asc",
 ) -> ListQuery:
-    return ListQuery(limit=limit, cursor=cursor, updated_after=updated_after, fields=fields, filters=dict(filters))
+    given = {k: v for k, v in filters.items() if v is not None}
+    return ListQuery(
+        limit=limit, cursor=cursor, updated_after=updated_after, fields=fields, filters=given, sort=sort, order=order
+    )
 
 
 class CrmObjects(Generic[M]):
-    """``client.crm.deals`` and its siblings: list, get, create, update, delete."""
+    """``client.crm.pipelines`` and ``client.crm.users``; the base of deals, contacts and companies.
+
+    ``list``, ``get``, ``create``, ``update``, ``delete``: each provider supports those its
+    capabilities list (``client.providers.get(name).capabilities``); the others raise
+    :class:`~unified_sdk.errors.NotSupportedError` before anything is sent.
+    """
 
     def __init__(self, run: SyncRunner, flows: ResourceFlows[M]) -> None:
         self._run = run
@@ -404,25 +427,30 @@ class CrmObjects(Generic[M]):
         updated_after: datetime | None = None,
         fields: Sequence[str] | None = None,
         timeout: float | None = None,
-        **filters: Any,
     ) -> Page[M]:
         """One page of records; iterate the page to walk every following page.
 
         ``timeout`` (seconds, for this call and each following page's) overrides the client's.
         """
-        query = _query(limit, cursor, updated_after, fields, filters)
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, {}, None, "asc")
+
+    def _list(
+        self,
+        connection_id: str,
+        limit: int | None,
+        cursor: str | None,
+        updated_after: datetime | None,
+        fields: Sequence[str] | None,
+        timeout: float | None,
+        filters: Mapping[str, Any],
+        sort: str | None,
+        order: str,
+    ) -> Page[M]:
+        query = _query(limit, cursor, updated_after, fields, filters, sort, order)
         result = self._run(self._flows.list(connection_id, query, timeout))
 
         def fetch(next_cursor: str) -> Page[M]:
-            return self.list(
-                connection_id=connection_id,
-                limit=limit,
-                cursor=next_cursor,
-                updated_after=updated_after,
-                fields=fields,
-                timeout=timeout,
-                **filters,
-            )
+            return self._list(connection_id, limit, next_cursor, updated_after, fields, timeout, filters, sort, order)
 
         return Page(result.items, result.next_cursor, fetch)
 
@@ -446,6 +474,7 @@ class CrmObjects(Generic[M]):
         ``idempotency_key`` (where the provider supports keys) makes repeating the call
         safe: send the same key again after a lost answer and the provider does it once.
         Without one, a lost answer raises :class:`~unified_sdk.errors.OutcomeUnknownError`.
+        A field the provider cannot write raises :class:`~unified_sdk.errors.NotSupportedError`.
 
         Example::
 
@@ -509,6 +538,101 @@ class CrmObjects(Generic[M]):
         return self._run(self._flows.update_many(connection_id, data, timeout))
 
 
+class Deals(CrmObjects["Deal"]):
+    """``client.crm.deals``."""
+
+    def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        created_after: datetime | None = None,
+        stage_id: str | None = None,
+        pipeline_id: str | None = None,
+        user_id: str | None = None,
+        company_id: str | None = None,
+        contact_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Page[Deal]:
+        """One page of deals matching every filter given; iterate the page to walk the following pages.
+
+        Filters: ``stage_id``, ``pipeline_id``, ``user_id`` (owner), ``company_id``, ``contact_id``
+        (an associated record), ``query`` (free text, as the provider searches it), ``updated_after``,
+        ``created_after``; ``sort`` (``created_at``, ``updated_at``, ``name``) in ``order``. A filter or
+        sort the provider cannot apply raises :class:`~unified_sdk.errors.NotSupportedError` before any
+        request (see ``client.providers.get(name).capabilities["crm.deals"]``).
+
+        Example::
+
+            for deal in client.crm.deals.list(connection_id=cid, stage_id="closedwon", sort="updated_at"):
+                ...
+        """
+        filters = {
+            "created_after": created_after,
+            "stage_id": stage_id,
+            "pipeline_id": pipeline_id,
+            "user_id": user_id,
+            "company_id": company_id,
+            "contact_id": contact_id,
+            "query": query,
+        }
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class Contacts(CrmObjects["Contact"]):
+    """``client.crm.contacts``."""
+
+    def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        email: str | None = None,
+        company_id: str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Page[Contact]:
+        """One page of contacts matching every filter given (``email``, ``company_id``, ``user_id``,
+        ``query``, ``updated_after``), in ``sort`` order; as for :meth:`Deals.list`."""
+        filters = {"email": email, "company_id": company_id, "user_id": user_id, "query": query}
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class Companies(CrmObjects["Company"]):
+    """``client.crm.companies``."""
+
+    def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Page[Company]:
+        """One page of companies matching every filter given (``user_id``, ``query``, ``updated_after``),
+        in ``sort`` order; as for :meth:`Deals.list`."""
+        filters = {"user_id": user_id, "query": query}
+        return self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
 class AsyncCrmObjects(Generic[M]):
     """The async twin of :class:`CrmObjects`."""
 
@@ -525,21 +649,28 @@ class AsyncCrmObjects(Generic[M]):
         updated_after: datetime | None = None,
         fields: Sequence[str] | None = None,
         timeout: float | None = None,
-        **filters: Any,
     ) -> AsyncPage[M]:
         """One page of records; ``async for`` over it walks every following page (``timeout`` as for sync)."""
-        query = _query(limit, cursor, updated_after, fields, filters)
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, {}, None, "asc")
+
+    async def _list(
+        self,
+        connection_id: str,
+        limit: int | None,
+        cursor: str | None,
+        updated_after: datetime | None,
+        fields: Sequence[str] | None,
+        timeout: float | None,
+        filters: Mapping[str, Any],
+        sort: str | None,
+        order: str,
+    ) -> AsyncPage[M]:
+        query = _query(limit, cursor, updated_after, fields, filters, sort, order)
         result = await self._run(self._flows.list(connection_id, query, timeout))
 
         async def fetch(next_cursor: str) -> AsyncPage[M]:
-            return await self.list(
-                connection_id=connection_id,
-                limit=limit,
-                cursor=next_cursor,
-                updated_after=updated_after,
-                fields=fields,
-                timeout=timeout,
-                **filters,
+            return await self._list(
+                connection_id, limit, next_cursor, updated_after, fields, timeout, filters, sort, order
             )
 
         return AsyncPage(result.items, result.next_cursor, fetch)
@@ -590,15 +721,94 @@ class AsyncCrmObjects(Generic[M]):
         return await self._run(self._flows.update_many(connection_id, data, timeout))
 
 
+class AsyncDeals(AsyncCrmObjects["Deal"]):
+    """``client.crm.deals`` of :class:`AsyncClient`; filters and sorts as for :meth:`Deals.list`."""
+
+    async def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        created_after: datetime | None = None,
+        stage_id: str | None = None,
+        pipeline_id: str | None = None,
+        user_id: str | None = None,
+        company_id: str | None = None,
+        contact_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPage[Deal]:
+        """One page of deals; see :meth:`Deals.list`."""
+        filters = {
+            "created_after": created_after,
+            "stage_id": stage_id,
+            "pipeline_id": pipeline_id,
+            "user_id": user_id,
+            "company_id": company_id,
+            "contact_id": contact_id,
+            "query": query,
+        }
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class AsyncContacts(AsyncCrmObjects["Contact"]):
+    """``client.crm.contacts`` of :class:`AsyncClient`."""
+
+    async def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        email: str | None = None,
+        company_id: str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPage[Contact]:
+        """One page of contacts; see :meth:`Contacts.list`."""
+        filters = {"email": email, "company_id": company_id, "user_id": user_id, "query": query}
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
+class AsyncCompanies(AsyncCrmObjects["Company"]):
+    """``client.crm.companies`` of :class:`AsyncClient`."""
+
+    async def list(
+        self,
+        *,
+        connection_id: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        updated_after: datetime | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        sort: Sort | None = None,
+        order: Order = "asc",
+        fields: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPage[Company]:
+        """One page of companies; see :meth:`Companies.list`."""
+        filters = {"user_id": user_id, "query": query}
+        return await self._list(connection_id, limit, cursor, updated_after, fields, timeout, filters, sort, order)
+
+
 class Crm:
     """``client.crm``: deals, contacts, companies, pipelines, users."""
 
     def __init__(self, runtime: Runtime, run: SyncRunner, options: CallOptions | None = None) -> None:
-        self.deals: CrmObjects[Deal] = CrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
-        self.contacts: CrmObjects[Contact] = CrmObjects(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
-        self.companies: CrmObjects[Company] = CrmObjects(
-            run, ResourceFlows(runtime, "crm.companies", "Company", options)
-        )
+        self.deals = Deals(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
+        self.contacts = Contacts(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
+        self.companies = Companies(run, ResourceFlows(runtime, "crm.companies", "Company", options))
         self.pipelines: CrmObjects[Pipeline] = CrmObjects(
             run, ResourceFlows(runtime, "crm.pipelines", "Pipeline", options)
         )
@@ -609,13 +819,9 @@ class AsyncCrm:
     """``client.crm`` of :class:`AsyncClient`."""
 
     def __init__(self, runtime: Runtime, run: AsyncRunner, options: CallOptions | None = None) -> None:
-        self.deals: AsyncCrmObjects[Deal] = AsyncCrmObjects(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
-        self.contacts: AsyncCrmObjects[Contact] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.contacts", "Contact", options)
-        )
-        self.companies: AsyncCrmObjects[Company] = AsyncCrmObjects(
-            run, ResourceFlows(runtime, "crm.companies", "Company", options)
-        )
+        self.deals = AsyncDeals(run, ResourceFlows(runtime, "crm.deals", "Deal", options))
+        self.contacts = AsyncContacts(run, ResourceFlows(runtime, "crm.contacts", "Contact", options))
+        self.companies = AsyncCompanies(run, ResourceFlows(runtime, "crm.companies", "Company", options))
         self.pipelines: AsyncCrmObjects[Pipeline] = AsyncCrmObjects(
             run, ResourceFlows(runtime, "crm.pipelines", "Pipeline", options)
         )

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -317,12 +317,59 @@ def _log_dict(log: CallLog) -> dict[str, Any]:
 
 
 # -- providers ------------------------------------------------------------------------------
-@command(app, "providers")
+providers_app = typer.Typer(help="Installed provider plugins and what each supports.")
+app.add_typer(providers_app, name="providers")
+
+
+@providers_app.callback(invoke_without_command=True)
 def providers(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List installed provider plugins; a plugin that fails to load is listed with its error."""
+    """List installed provider plugins; a plugin that fails to load is listed with its error.
+
+    ``providers show NAME`` prints one provider's capabilities.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        _list_providers(ctx, as_json)
+    except UnifiedError as exc:
+        print_error(exc)
+        raise typer.Exit(1) from None
+
+
+@command(providers_app, "show")
+def providers_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The provider (e.g. hubspot).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """One provider's capabilities per resource: operations, filters, sorts, writable fields."""
+    info = state(ctx).client().providers.get(name)
+    caps: dict[str, dict[str, list[str]]] = {
+        resource: {
+            "operations": [op for op in ("list", "get", "create", "update", "delete") if op in c.operations],
+            "filters": sorted(c.filters),
+            "sorts": sorted(c.sorts),
+            "writable_fields": sorted(c.writable_fields),
+        }
+        for resource, c in info.capabilities.items()
+    }
+    if as_json:
+        _dump_json({"name": info.name, "display_name": info.display_name, "capabilities": caps})
+        return
+    table = Table(title=f"{info.display_name} ({info.name})", title_justify="left", header_style="bold")
+    for column in ("resource", "operations", "filters", "sorts", "writable fields"):
+        table.add_column(column, overflow="fold")
+    for resource, c in caps.items():
+        table.add_row(
+            resource, *(", ".join(c[k]) or "—" for k in ("operations", "filters", "sorts", "writable_fields"))
+        )
+    console.print(table)
+
+
+def _list_providers(ctx: typer.Context, as_json: bool) -> None:
     client = state(ctx).client()
     rows: list[dict[str, Any]] = []
     for name in client.providers.names():
@@ -527,6 +574,27 @@ def _record_dict(record: UnifiedModel, raw: bool) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude=None if raw else {"raw"})
 
 
+def _list_filters(resource: str, given: dict[str, str]) -> dict[str, Any]:
+    """``--filter`` pairs as the declared keyword arguments of the resource's ``list``; others stop here."""
+    from unified_sdk._capabilities import FILTERS
+
+    declared = FILTERS.get(f"crm.{resource}", ())
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if key not in declared or key == "updated_after":
+            known = ", ".join(k for k in declared if k != "updated_after") or "none"
+            fail(f"--filter {key}: {resource} has no such filter (filters: {known}; use --updated-after)")
+        if key == "created_after":
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                fail(f"--filter created_after takes an ISO 8601 time, got {value!r}")
+            out[key] = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        else:
+            out[key] = value
+    return out
+
+
 def _add_list_command(resource: str) -> None:
     group = typer.Typer(help=f"CRM {resource}.", no_args_is_help=True)
     crm_app.add_typer(group, name=resource)
@@ -552,8 +620,14 @@ def _add_list_command(resource: str) -> None:
         ] = None,
         filters: Annotated[
             list[str] | None,
-            typer.Option("--filter", metavar="KEY=VALUE", help="A provider filter, passed through to list()."),
+            typer.Option(
+                "--filter",
+                metavar="KEY=VALUE",
+                help="A declared filter of list() (e.g. stage_id=…, query=…; see `providers show NAME`).",
+            ),
         ] = None,
+        sort: Annotated[str | None, typer.Option(help="Sort by created_at, updated_at or name.")] = None,
+        order: Annotated[str, typer.Option(help="asc or desc, with --sort.")] = "asc",
         raw: Annotated[
             bool, typer.Option("--raw", help="With --json: include each record's raw provider data.")
         ] = False,
@@ -565,7 +639,12 @@ def _add_list_command(resource: str) -> None:
             from datetime import UTC
 
             updated_after = updated_after.replace(tzinfo=UTC)
-        page = objects.list(connection_id=connection, limit=limit, cursor=cursor, updated_after=updated_after, **extra)
+        extra_args: dict[str, Any] = _list_filters(resource, extra)
+        if sort is not None or order != "asc":
+            extra_args.update(sort=sort, order=order)
+        page = objects.list(
+            connection_id=connection, limit=limit, cursor=cursor, updated_after=updated_after, **extra_args
+        )
         records = list(page.data)
         next_cursor = page.next_cursor
         while walk_all and next_cursor is not None and len(records) < maximum:

@@ -82,6 +82,7 @@ __all__ = [
     "ProviderResponse",
     "RateLimit",
     "ReadOnlyAdapter",
+    "ResourceCapabilities",
     "ScopeMapping",
     "build_path",
     "category_for_status",
@@ -306,6 +307,28 @@ class ListQuery:
     fields: Sequence[str] | None = None
     """Extra provider fields/properties the caller asks for."""
     filters: Mapping[str, Any] = field(default_factory=dict)
+    """The caller's declared filters (``stage_id``, ``query``, …), each one the adapter declared in
+    :attr:`ReadOnlyAdapter.filters`; ``updated_after`` has its own field. Values are strings, except
+    ``created_after`` (an aware datetime)."""
+    sort: str | None = None
+    """A unified field to sort by (``created_at``, ``updated_at``, ``name``), one the adapter declared in
+    :attr:`ReadOnlyAdapter.sorts`; ``None`` leaves the provider's order."""
+    order: str = "asc"
+    """``"asc"`` or ``"desc"``, for :attr:`sort`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCapabilities:
+    """What one provider supports for one unified resource (``capabilities["crm.deals"]``)."""
+
+    operations: frozenset[str]
+    """``list``, ``get``, ``create``, ``update``, ``delete``: those the adapter implements."""
+    filters: frozenset[str]
+    """The list filters it applies (``updated_after``, ``stage_id``, …); others raise ``NotSupportedError``."""
+    sorts: frozenset[str]
+    """The fields ``list(sort=...)`` accepts (``created_at``, ``updated_at``, ``name``)."""
+    writable_fields: frozenset[str]
+    """The unified fields ``create``/``update`` may set (empty for read-only resources)."""
 
 
 @dataclass(slots=True)
@@ -343,6 +366,19 @@ class ReadOnlyAdapter(Generic[M]):
     :class:`~unified_sdk.errors.ValidationError` before the adapter runs, so
     :meth:`list` never has to clamp it."""
 
+    filters: ClassVar[Collection[str]] = frozenset()
+    """The unified list filters this adapter applies (``updated_after``, ``stage_id``, ``query``, …).
+
+    The core refuses any other filter with :class:`~unified_sdk.errors.NotSupportedError` before the
+    adapter runs, so :meth:`list` never has to check; it must apply every one it declares, on the
+    provider's side (never by dropping records client-side)."""
+    sorts: ClassVar[Collection[str]] = frozenset()
+    """The unified fields this adapter sorts by (``created_at``, ``updated_at``, ``name``), both orders."""
+    writable_fields: ClassVar[Collection[str] | None] = None
+    """The unified fields ``create``/``update`` can write; ``None``: every field of the unified model's write form.
+
+    The core refuses a write naming another field with ``NotSupportedError`` before the adapter runs."""
+
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
 
@@ -351,8 +387,9 @@ class ReadOnlyAdapter(Generic[M]):
 
         ``query.limit`` is already within ``1..max_page_size`` (or ``None``: choose the
         page size), ``query.cursor`` is the ``next_cursor`` a previous page returned.
-        Return ``next_cursor=None`` on the last page. Raise ``NotSupportedError`` for
-        ``updated_after``, ``filters`` or ``fields`` the provider cannot honour.
+        Return ``next_cursor=None`` on the last page. ``query.filters`` and ``query.sort`` hold
+        only what :attr:`filters` and :attr:`sorts` declare (``updated_after`` counts as a filter);
+        raise ``NotSupportedError`` for ``fields`` the provider cannot honour.
         """
         raise NotImplementedError
 

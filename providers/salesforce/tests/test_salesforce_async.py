@@ -31,7 +31,7 @@ async def test_async_oauth_crud_and_refresh(aclient: Any, sf: FakeSalesforce) ->
     company = await aclient.crm.companies.create(connection_id=conn.id, data={"name": "Bob's \\ BBQ"})
     assert company is not None and company.name == "Bob's \\ BBQ"
     sf.expire_access_tokens()
-    found = await aclient.crm.companies.list(connection_id=conn.id, name="Bob's \\ BBQ")
+    found = await aclient.crm.companies.list(connection_id=conn.id, query="Bob's \\ BBQ")
     assert [c.id for c in found.data] == [company.id]
     assert sf.token_requests == {"authorization_code": 1, "refresh_token": 1}
     updated = await aclient.crm.companies.update(connection_id=conn.id, id=company.id, data={"industry": "Food"})

@@ -10,7 +10,7 @@ from unified_sdk_salesforce import SalesforceProvider
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client, Connection
-from unified_sdk.errors import NotFoundError, ValidationError
+from unified_sdk.errors import NotFoundError, NotSupportedError, ValidationError
 
 HOSTILE = "O'Brien \\ Sons' OR Name != '\\' -- \"quoted\"\n%_"
 
@@ -91,11 +91,13 @@ def test_hostile_company_name_round_trips_and_cannot_alter_the_query(
     )
     assert company is not None and company.name == HOSTILE and company.domains == ["obrien.example"]
     assert sf.record("Account", company.id or "")["Name"] == HOSTILE  # type: ignore[index]
-    found = client.crm.companies.list(connection_id=conn.id, name=HOSTILE)
-    # Exactly the one company: the quote did not end the literal, "OR Name != ''" matched nothing else.
+    found = client.crm.companies.list(connection_id=conn.id, query=HOSTILE)
+    # Exactly the one company: the quote did not end the literal, "OR Name != ''" matched nothing else,
+    # and % and _ matched only themselves.
     assert [c.id for c in found.data] == [company.id]
     assert [c.name for c in found.data] == [HOSTILE]
-    assert "Name = 'O\\'Brien \\\\ Sons\\' OR Name != \\'\\\\\\' -- \\\"quoted\\\"\\n%_'" in sf.queries[-1]
+    pattern = "O\\'Brien \\\\ Sons\\' OR Name != \\'\\\\\\' -- \\\"quoted\\\"\\n\\%\\_"
+    assert f"Name LIKE '%{pattern}%'" in sf.queries[-1]
     fetched = client.crm.companies.get(connection_id=conn.id, id=company.id or "")
     assert fetched is not None and fetched.name == HOSTILE
 
@@ -106,8 +108,9 @@ def test_ids_are_checked_before_sending(client: Client, sf: FakeSalesforce, conn
         client.crm.deals.get(connection_id=conn.id, id="../../limits")
     with pytest.raises(ValidationError):
         client.crm.deals.list(connection_id=conn.id, cursor="https://evil.example/services/data/v62.0/query")
-    with pytest.raises(ValidationError):
+    with pytest.raises(NotSupportedError) as refused:  # not in the adapter's writable_fields
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "tags": ["a"]})
+    assert refused.value.details["fields"] == ["tags"]
     with pytest.raises(ValidationError):
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "metadata": [{"slug": "Name", "value": 1}]})
     assert len(client.logs.list(connection_id=conn.id)) == before

@@ -131,14 +131,14 @@ def test_updated_after_and_filters_combine_with_the_keyset(
 ) -> None:
     made = sf.seed(deals=40)["Opportunity"]
     cutoff = SEED_EPOCH + timedelta(minutes=9, seconds=30)  # deals 11..40
+    stage = sf.record("Opportunity", made[12])["StageName"]  # type: ignore[index]
+    expected = [i for i in made[10:] if sf.record("Opportunity", i)["StageName"] == stage]  # type: ignore[index]
     pages = list(
-        client.crm.deals.list(connection_id=conn.id, updated_after=cutoff, limit=4, Region__c="EMEA").iter_pages()
+        client.crm.deals.list(connection_id=conn.id, updated_after=cutoff, limit=2, stage_id=stage).iter_pages()
     )
-    # Seeded deal n has region n % 4 (AMER, EMEA, …): EMEA are n = 1, 5, 9, …; after the cutoff, 13..37.
-    assert [d.id for p in pages for d in p.data] == [made[n - 1] for n in range(13, 41, 4)]
-    assert [len(p.data) for p in pages] == [4, 3]
-    keyset = f"Id > '{pages[0].data[-1].id}'"
-    assert f"WHERE LastModifiedDate > 2024-01-01T00:09:30Z AND Region__c = 'EMEA' AND {keyset}" in sf.queries[-1]
+    assert [d.id for p in pages for d in p.data] == expected and len(pages) > 1
+    keyset = f"Id > '{pages[-2].data[-1].id}'"
+    assert f"WHERE LastModifiedDate > 2024-01-01T00:09:30Z AND StageName = '{stage}' AND {keyset}" in sf.queries[-1]
 
 
 def test_session_expiring_mid_listing_refreshes_once(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
@@ -159,10 +159,10 @@ def test_session_expiring_mid_listing_refreshes_once(client: Client, sf: FakeSal
 
 def test_filters_are_escaped_values(client: Client, sf: FakeSalesforce, conn: Connection) -> None:
     sf.seed(deals=20, companies=3)
-    region = client.crm.deals.list(connection_id=conn.id, Region__c="EMEA")
-    assert {m.value for d in region.data for m in d.metadata or [] if m.slug == "Region__c"} == {"EMEA"}
-    assert len(region.data) == 5
-    stage = client.crm.deals.list(connection_id=conn.id, stage="Closed Won")
+    hostile = client.crm.deals.list(connection_id=conn.id, stage_id="Closed Won' OR Name != '")
+    assert hostile.data == []
+    assert "StageName = 'Closed Won\\' OR Name != \\''" in sf.queries[-1]
+    stage = client.crm.deals.list(connection_id=conn.id, stage_id="Closed Won")
     assert stage.data and all(d.stage == "Closed Won" for d in stage.data)
 
 

@@ -127,7 +127,14 @@ def classify(response: ProviderResponse, fallback: Any) -> Outcome:
     details: dict[str, Any] = {}
     if category == Category.VALIDATION:
         fields = fields or _fields_from(message)
-        if fields:
+        names = _unified_names(response)
+        if fields and names:
+            # A write names unified fields: say which of those to set, the Salesforce name alongside.
+            unified = [names.get(f, f) for f in fields]
+            hint = f"{hint}: " + ", ".join(u if u == f else f"{u} ({f})" for u, f in zip(unified, fields, strict=True))
+            details["fields"] = unified
+            details["provider_fields"] = fields
+        elif fields:
             hint = f"{hint}: {', '.join(fields)}"
             details["fields"] = fields
     elif category == Category.CONFLICT:
@@ -186,6 +193,53 @@ def _token_error(status: int, body: Mapping[str, Any]) -> Outcome:
         provider_message=description or None,
         hint=hint,
     )
+
+
+UNIFIED_FIELDS: Mapping[str, Mapping[str, str]] = {
+    "Opportunity": {
+        "Name": "name",
+        "Amount": "amount",
+        "CurrencyIsoCode": "currency",
+        "Probability": "probability",
+        "StageName": "stage_id",
+        "CloseDate": "closing_at",
+        "LeadSource": "source",
+        "OwnerId": "user_id",
+        "AccountId": "company_ids",
+    },
+    "Contact": {
+        "FirstName": "first_name",
+        "LastName": "last_name",
+        "Title": "title",
+        "Department": "department",
+        "Email": "emails",
+        "Phone": "telephones",
+        "MobilePhone": "telephones",
+        "OwnerId": "user_id",
+        "AccountId": "company_ids",
+    },
+    "Account": {
+        "Name": "name",
+        "Website": "websites",
+        "Industry": "industry",
+        "NumberOfEmployees": "employees",
+        "Description": "description",
+        "Phone": "telephones",
+        "OwnerId": "user_id",
+    },
+}
+"""Salesforce field -> the unified field a write sets it from, per sObject (the adapters' ``to_fields``)."""
+
+_SOBJECT_WRITE = re.compile(r"/sobjects/([A-Za-z0-9_]+)(?:/[^/]+)?$")
+
+
+def _unified_names(response: ProviderResponse) -> Mapping[str, str] | None:
+    """The field-name map of the sObject a create or update wrote, or ``None`` for other requests."""
+    request = response.request
+    if request is None or request.method not in ("POST", "PATCH"):
+        return None
+    match = _SOBJECT_WRITE.search(request.path.split("?", 1)[0])
+    return UNIFIED_FIELDS.get(match.group(1)) if match else None
 
 
 def _fields_from(message: str) -> list[str]:

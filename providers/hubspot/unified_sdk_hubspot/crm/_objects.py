@@ -33,6 +33,19 @@ SEARCH_LIMIT = 200
 SEARCH_CEILING = 10_000
 
 _CURSOR_PREFIX = "s1."
+_SORTED_PREFIX = "o1."
+
+
+def _decode_sorted(cursor: str) -> int:
+    text = cursor[len(_SORTED_PREFIX) :] if cursor.startswith(_SORTED_PREFIX) else ""
+    if not text.isdigit():
+        raise ValidationError(
+            "not a cursor of a sorted HubSpot list",
+            provider="hubspot",
+            hint="pass the next_cursor of a previous page of the same list unchanged; nothing was sent",
+            details={"fields": ["cursor"]},
+        )
+    return int(text)
 
 
 def _encode(state: Mapping[str, Any]) -> str:
@@ -66,6 +79,11 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
     """HUBSPOT_DEFINED association type id from this object to each associated type (create)."""
     association_fields: ClassVar[Mapping[str, str]] = {}
     """Unified id-list field -> associated HubSpot object type (``contact_ids`` -> ``contacts``)."""
+    search_filters: ClassVar[Mapping[str, str]] = {}
+    """Unified list filter -> the search API property it compares with ``EQ`` (``associations.contact``
+    for links); ``query`` is the search's free text, ``created_after`` and ``updated_after`` compare times."""
+    sort_properties: ClassVar[Mapping[str, str]] = {}
+    """Unified sort -> the property the search API sorts by."""
 
     # -- the mapping (subclasses) ---------------------------------------------------------------------
     def prepare(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
@@ -101,7 +119,9 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
     # -- operations ---------------------------------------------------------------------------------------
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
         """One page: ``after`` paging, or a search on the modification time when ``updated_after`` is set."""
-        if query.updated_after is not None or (query.cursor or "").startswith(_CURSOR_PREFIX):
+        if query.sort is not None or (query.cursor or "").startswith(_SORTED_PREFIX):
+            return (yield from self._list_sorted(ctx, query))
+        if query.updated_after is not None or query.filters or (query.cursor or "").startswith(_CURSOR_PREFIX):
             return (yield from self._list_modified(ctx, query))
         params: dict[str, Any] = {
             "limit": min(query.limit or LIST_LIMIT, LIST_LIMIT),
@@ -131,18 +151,22 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         prop = self.modified_property
         if query.cursor and query.cursor.startswith(_CURSOR_PREFIX):
             state = _decode(query.cursor)
-        else:
-            assert query.updated_after is not None
+        elif query.updated_after is not None:
             start = to_millis(query.updated_after)
             state = {"w": start, "op": "GT", "a": 0, "t": start, "seen": []}
+        else:  # filters without updated_after: every modification time
+            state = {"w": 0, "op": "GTE", "a": 0, "t": 0, "seen": []}
         limit = min(query.limit or SEARCH_LIMIT, SEARCH_LIMIT)
         ceiling = int(ctx.config.get("search_result_limit") or SEARCH_CEILING)
+        window = {"propertyName": prop, "operator": state["op"], "value": str(state["w"])}
         body: dict[str, Any] = {
-            "filterGroups": [{"filters": [{"propertyName": prop, "operator": state["op"], "value": str(state["w"])}]}],
+            "filterGroups": [{"filters": [window, *self._search_filters(query)]}],
             "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
             "properties": self._property_names(query.fields),
             "limit": limit,
         }
+        if query.filters.get("query"):
+            body["query"] = str(query.filters["query"])
         if state["a"]:
             body["after"] = str(state["a"])
         # Search is a POST that only reads: safe to retry.
@@ -187,6 +211,66 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         # A new window from the latest modification time seen, skipping the records returned at it.
         state = {"w": tail_ts, "op": "GTE", "a": 0, "t": tail_ts, "seen": tail}
         return ListResult(items, _encode(state))
+
+    def _search_filters(self, query: ListQuery) -> builtins.list[dict[str, Any]]:
+        """The search filters of the caller's declared filters (the modification window is added apart)."""
+        out: builtins.list[dict[str, Any]] = []
+        for key, value in query.filters.items():
+            if key == "query":
+                continue
+            if key == "created_after":
+                out.append({"propertyName": "createdate", "operator": "GT", "value": str(to_millis(value))})
+            else:
+                out.append({"propertyName": self.search_filters[key], "operator": "EQ", "value": str(value)})
+        return out
+
+    def _list_sorted(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
+        """A sorted (and maybe filtered) listing through one search query, paged by offset.
+
+        One search query pages through at most 10,000 results; a sorted listing cannot start a new
+        window the way :meth:`_list_modified` does, so reaching that ceiling raises
+        ``NotSupportedError`` rather than stopping short.
+        """
+        offset = 0
+        if query.cursor:
+            offset = int(_decode_sorted(query.cursor))
+        assert query.sort is not None  # a sorted cursor comes back with the same list arguments
+        limit = min(query.limit or SEARCH_LIMIT, SEARCH_LIMIT)
+        ceiling = int(ctx.config.get("search_result_limit") or SEARCH_CEILING)
+        filters = self._search_filters(query)
+        if query.updated_after is not None:
+            filters.append(
+                {"propertyName": self.modified_property, "operator": "GT", "value": str(to_millis(query.updated_after))}
+            )
+        direction = "DESCENDING" if query.order == "desc" else "ASCENDING"
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": filters}] if filters else [],
+            "sorts": [{"propertyName": self.sort_properties[query.sort], "direction": direction}],
+            "properties": self._property_names(query.fields),
+            "limit": min(limit, ceiling - offset),
+        }
+        if query.filters.get("query"):
+            body["query"] = str(query.filters["query"])
+        if offset:
+            body["after"] = str(offset)
+        response = yield ProviderRequest("POST", self._path() + "/search", json=body, idempotent=True)
+        page = response.json()
+        results: builtins.list[dict[str, Any]] = page.get("results") or []
+        linked = yield from self._read_associations(ctx, results)
+        if linked is not None:
+            results = [{**r, "associations": linked.get(str(r["id"]), {})} for r in results]
+        items = yield from self._map_page(ctx, results, linked is not None)
+        next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
+        if not next_after or not results:
+            return ListResult(items, None)
+        if int(next_after) >= ceiling:
+            raise NotSupportedError(
+                f"this sorted HubSpot {self.object_type} listing has more than {ceiling} results, "
+                "more than the search API pages through",
+                provider="hubspot",
+                hint="narrow it with filters (e.g. updated_after), or list without sort= to walk every record",
+            )
+        return ListResult(items, _SORTED_PREFIX + str(int(next_after)))
 
     def _read_associations(
         self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]

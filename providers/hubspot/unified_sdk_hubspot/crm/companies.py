@@ -53,6 +53,14 @@ class CompaniesAdapter(HubSpotObjectAdapter[Company]):
     """``crm.companies``: HubSpot companies with their contact and deal associations."""
 
     object_type: ClassVar[str] = "companies"
+    filters = frozenset({"updated_after", "user_id", "query"})
+    search_filters: ClassVar[Mapping[str, str]] = {"user_id": "hubspot_owner_id"}
+    sorts = frozenset({"created_at", "updated_at", "name"})
+    sort_properties: ClassVar[Mapping[str, str]] = {
+        "created_at": "createdate",
+        "updated_at": "hs_lastmodifieddate",
+        "name": "name",
+    }
     properties: ClassVar[tuple[str, ...]] = _PROPERTIES
     associations: ClassVar[tuple[str, ...]] = ("contacts", "deals")
     association_type_ids: ClassVar[Mapping[str, int]] = {"contacts": 280, "deals": 342}

@@ -63,6 +63,15 @@ class ContactsAdapter(HubSpotObjectAdapter[Contact]):
     """``crm.contacts``: HubSpot contacts with their company and deal associations."""
 
     object_type: ClassVar[str] = "contacts"
+    filters = frozenset({"updated_after", "email", "company_id", "user_id", "query"})
+    search_filters: ClassVar[Mapping[str, str]] = {
+        "email": "email",
+        "company_id": "associations.company",
+        "user_id": "hubspot_owner_id",
+    }
+    sorts = frozenset({"created_at", "updated_at"})
+    """Not ``name``: the unified name is first and last name, and a search sorts by one property."""
+    sort_properties: ClassVar[Mapping[str, str]] = {"created_at": "createdate", "updated_at": "lastmodifieddate"}
     properties: ClassVar[tuple[str, ...]] = _PROPERTIES
     associations: ClassVar[tuple[str, ...]] = ("companies", "deals")
     modified_property: ClassVar[str] = "lastmodifieddate"

@@ -39,6 +39,22 @@ class DealsAdapter(HubSpotObjectAdapter[Deal]):
     """``crm.deals``: list, get, create, update and delete deals, with stage labels and associations."""
 
     object_type: ClassVar[str] = "deals"
+    filters = frozenset(
+        {"updated_after", "created_after", "stage_id", "pipeline_id", "user_id", "company_id", "contact_id", "query"}
+    )
+    search_filters: ClassVar[Mapping[str, str]] = {
+        "stage_id": "dealstage",
+        "pipeline_id": "pipeline",
+        "user_id": "hubspot_owner_id",
+        "company_id": "associations.company",
+        "contact_id": "associations.contact",
+    }
+    sorts = frozenset({"created_at", "updated_at", "name"})
+    sort_properties: ClassVar[Mapping[str, str]] = {
+        "created_at": "createdate",
+        "updated_at": "hs_lastmodifieddate",
+        "name": "dealname",
+    }
     properties: ClassVar[tuple[str, ...]] = _PROPERTIES
     associations: ClassVar[tuple[str, ...]] = ("contacts", "companies")
     association_type_ids: ClassVar[Mapping[str, int]] = {"contacts": 3, "companies": 5}

@@ -643,11 +643,25 @@ def _sort_key(name: str, defs: Mapping[str, Any]) -> Callable[[Record], Any]:
     return key
 
 
+_ASSOCIATED = {"contact": "contacts", "company": "companies", "deal": "deals"}
+"""``associations.<type>`` search filters: records associated with a given record of that type."""
+
+
 def _matcher(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> Callable[[Record], bool]:
     name = spec.get("propertyName")
     op = str(spec.get("operator", "EQ")).upper()
     if not name:
         raise ValueError("Each filter needs a propertyName")
+    if str(name).startswith("associations."):
+        to_type = _ASSOCIATED.get(str(name).partition(".")[2])
+        if to_type is None or op not in ("EQ", "IN"):
+            raise ValueError(f"There was a problem with the request: cannot filter by {name} with {op}")
+        raw = spec.get("values") if op == "IN" else [spec.get("value")]
+        try:
+            wanted = {int(str(v)) for v in raw or ()}
+        except ValueError:
+            raise ValueError(f"{name} takes record ids") from None
+        return lambda r: bool(wanted.intersection(r.associations.get(to_type) or ()))
     if name not in defs:
         raise ValueError(f"There was a problem with the request: property {name!r} does not exist")
     kind = "number" if name == "hs_object_id" else defs[name].type

@@ -172,14 +172,23 @@ def unsupported(sobject: str, names: Sequence[str]) -> ValidationError:
 
 
 # -- cursors ----------------------------------------------------------------------------------------
-def encode_cursor(sobject: str, last_id: str) -> str:
-    """An opaque cursor: the listing continues after record ``last_id`` of ``sobject`` (in ``Id`` order)."""
-    raw = json.dumps({"o": sobject, "after": last_id}, separators=(",", ":")).encode()
+def encode_cursor(sobject: str, last_id: str, sort: tuple[str, bool, str] | None = None) -> str:
+    """An opaque cursor: the listing continues after record ``last_id`` of ``sobject`` (in ``Id`` order),
+    or, for a sorted listing, after ``sort`` = (field, descending, the last record's value of it)."""
+    state: dict[str, Any] = {"o": sobject, "after": last_id}
+    if sort is not None:
+        state["s"] = list(sort)
+    raw = json.dumps(state, separators=(",", ":")).encode()
     return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, sobject: str) -> str:
     """The record id a cursor of ``sobject``'s listing continues after; ``ValidationError`` for anything else."""
+    return decode_sorted_cursor(cursor, sobject)[0]
+
+
+def decode_sorted_cursor(cursor: str, sobject: str) -> tuple[str, tuple[str, bool, str] | None]:
+    """The record id a cursor continues after, and its sort (field, descending, last value) if sorted."""
     try:
         if not cursor.startswith(_CURSOR_PREFIX):
             raise ValueError(cursor)
@@ -188,6 +197,12 @@ def decode_cursor(cursor: str, sobject: str) -> str:
         last = state["after"]
         if state["o"] != sobject or not isinstance(last, str) or not _RECORD_ID.fullmatch(last):
             raise ValueError(cursor)
+        sort = state.get("s")
+        if sort is not None:
+            field, desc, value = sort
+            if field not in SORT_FIELDS.values() or not isinstance(desc, bool) or not isinstance(value, str):
+                raise ValueError(cursor)
+            sort = (field, desc, value)
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise ValidationError(
             f"not a cursor of a Salesforce {sobject} list",
@@ -195,7 +210,11 @@ def decode_cursor(cursor: str, sobject: str) -> str:
             hint="pass the next_cursor of a previous page of the same list unchanged; nothing was sent",
             details={"fields": ["cursor"]},
         ) from None
-    return last
+    return last, sort
+
+
+SORT_FIELDS: Mapping[str, str] = {"created_at": "CreatedDate", "updated_at": "LastModifiedDate", "name": "Name"}
+"""Unified sort -> the (never empty) Salesforce field a listing is ordered by, then by ``Id``."""
 
 
 class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
@@ -208,8 +227,10 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
     """Standard fields to select when the org has them (describe decides)."""
     parent_fields: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """Relationship fields to select when their reference field is visible: ``{"AccountId": ("Account.Name",)}``."""
-    filters: ClassVar[Mapping[str, str]] = {}
-    """Unified list filter -> Salesforce field (other filters must be field API names)."""
+    filters: ClassVar[Mapping[str, str]] = {"updated_after": "LastModifiedDate"}
+    """Unified list filter -> the Salesforce field it compares: ``=`` for ids and emails, ``>`` for
+    ``updated_after``/``created_after``, and ``LIKE '%text%'`` for ``query``."""
+    sorts: ClassVar[frozenset[str]] = frozenset(SORT_FIELDS)
     writable: ClassVar[bool] = True
 
     def __init__(self, provider: Provider) -> None:
@@ -267,9 +288,15 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
         if query.updated_after is not None:
             conditions.append(_soql.where("LastModifiedDate", ">", query.updated_after))
         for key, value in query.filters.items():
-            name = self.filters.get(key, key)
+            name = self.filters[key]  # the core passes only declared filters
             try:
-                conditions.append(_soql.where(name, "=", value))
+                if key == "query":
+                    pattern = _soql.like_pattern(str(value))
+                    conditions.append(f"{_soql.identifier(name)} LIKE '%{pattern[1:-1]}%'")
+                elif key == "created_after":
+                    conditions.append(_soql.where(name, ">", value))
+                else:
+                    conditions.append(_soql.where(name, "=", value))
             except (TypeError, ValueError) as exc:
                 raise ValidationError(
                     f"cannot filter {self.sobject} by {key}: {exc}",
@@ -282,17 +309,33 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
     # -- operations
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
         """One page in ``Id`` order: a query of its own, continuing after the cursor's record."""
-        after = decode_cursor(query.cursor, self.sobject) if query.cursor else None
+        after, sort = decode_sorted_cursor(query.cursor, self.sobject) if query.cursor else (None, None)
+        if sort is None and query.sort is not None and after is None:
+            sort = (SORT_FIELDS[query.sort], query.order == "desc", "")
         extra = [_checked_field(f) for f in query.fields or ()]
         limit = query.limit or MAX_BATCH
         # One record more than the page shows whether another page follows, as long as it fits in one batch.
         ask = limit + 1 if limit < MAX_BATCH else limit
         conditions = self._conditions(query)
-        if after is not None:
+        order_by: tuple[str, ...] = ("Id",)
+        if sort is not None:
+            field, desc, last_value = sort
+            direction = " DESC" if desc else ""
+            order_by = (field + direction, "Id" + direction)
+            if after is not None:
+                # Keyset on (field, Id): later values, or the same value and a later Id.
+                beyond = "<" if desc else ">"
+                value: Any = to_datetime(last_value) if field != "Name" else last_value
+                same = _soql.where(field, "=", value)
+                conditions.append(
+                    f"({_soql.where(field, beyond, value)} OR ({same} AND {_soql.where('Id', beyond, after)}))"
+                )
+        elif after is not None:
             conditions.append(_soql.where("Id", ">", after))
         version = api_version(ctx.config)
         selected = yield from self._select(ctx, version)
-        soql = _soql.select(self.sobject, ["Id", *selected, *extra], conditions=conditions, order_by=("Id",), limit=ask)
+        fields = ["Id", *selected, *extra, *([sort[0]] if sort is not None else [])]
+        soql = _soql.select(self.sobject, fields, conditions=conditions, order_by=order_by, limit=ask)
         response = yield ProviderRequest(
             "GET",
             f"/services/data/{version}/query",
@@ -305,7 +348,11 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
         # Salesforce may send a smaller first batch than asked for (done is then false): the rest of the
         # query is read by the next keyset page, never through the locator.
         more = len(records) > limit or (ask == limit == len(page)) or not body.get("done", True)
-        next_cursor = encode_cursor(self.sobject, str(page[-1]["Id"])) if more and page else None
+        next_cursor = None
+        if more and page:
+            last = page[-1]
+            state = None if sort is None else (sort[0], sort[1], str(last.get(sort[0]) or ""))
+            next_cursor = encode_cursor(self.sobject, str(last["Id"]), state)
         convert = self.to_model
         return ListResult([convert(r) for r in page], next_cursor)
 

@@ -44,7 +44,21 @@ class CompaniesAdapter(SObjectAdapter[Company]):
         "CreatedDate",
         "LastModifiedDate",
     )
-    filters = {"name": "Name", "industry": "Industry", "user_id": "OwnerId", "website": "Website"}
+    filters = {"updated_after": "LastModifiedDate", "user_id": "OwnerId", "query": "Name"}
+    writable_fields = frozenset(
+        {
+            "name",
+            "industry",
+            "employees",
+            "description",
+            "user_id",
+            "websites",
+            "domains",
+            "telephones",
+            "address",
+            "metadata",
+        }
+    )
 
     def to_model(self, record: dict[str, Any]) -> Company:
         website = record.get("Website")
@@ -89,9 +103,7 @@ class CompaniesAdapter(SObjectAdapter[Company]):
                 out.update(address_to(value, "Billing"))
             elif key == "metadata":
                 out.update(metadata_to(value))
-        extra = sorted(
-            k for k in data if k not in {*simple, "websites", "domains", "telephones", "address", "metadata"}
-        )
+        extra = sorted(k for k in data if k not in self.writable_fields)  # the core refuses these first
         if extra:
             raise unsupported(self.sobject, extra)
         return out

@@ -47,13 +47,27 @@ class ContactsAdapter(SObjectAdapter[Contact]):
     )
     parent_fields = {"AccountId": ("Account.Name",)}
     filters = {
-        "name": "Name",
+        "updated_after": "LastModifiedDate",
         "email": "Email",
-        "first_name": "FirstName",
-        "last_name": "LastName",
         "company_id": "AccountId",
         "user_id": "OwnerId",
+        "query": "Name",
     }
+    writable_fields = frozenset(
+        {
+            "first_name",
+            "last_name",
+            "title",
+            "department",
+            "user_id",
+            "name",
+            "emails",
+            "telephones",
+            "address",
+            "company_ids",
+            "metadata",
+        }
+    )
 
     def to_model(self, record: dict[str, Any]) -> Contact:
         account = record.get("AccountId")
@@ -113,9 +127,7 @@ class ContactsAdapter(SObjectAdapter[Contact]):
                 out["AccountId"] = first_id(value)
             elif key == "metadata":
                 out.update(metadata_to(value))
-        extra = sorted(
-            k for k in data if k not in {*simple, "name", "emails", "telephones", "address", "company_ids", "metadata"}
-        )
+        extra = sorted(k for k in data if k not in self.writable_fields)  # the core refuses these first
         if extra:
             raise unsupported(self.sobject, extra)
         return out

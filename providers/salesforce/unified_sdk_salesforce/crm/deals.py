@@ -39,13 +39,33 @@ class DealsAdapter(SObjectAdapter[Deal]):
         "LastModifiedDate",
     )
     filters = {
-        "name": "Name",
-        "stage": "StageName",
+        "updated_after": "LastModifiedDate",
+        "created_after": "CreatedDate",
         "stage_id": "StageName",
         "user_id": "OwnerId",
         "company_id": "AccountId",
-        "source": "LeadSource",
+        "query": "Name",
     }
+    """Not ``pipeline_id`` (an org has one opportunity pipeline, its stages) nor ``contact_id`` (contacts
+    link through OpportunityContactRole, which this adapter does not read)."""
+    writable_fields = frozenset(
+        {
+            "name",
+            "amount",
+            "currency",
+            "probability",
+            "stage",
+            "stage_id",
+            "closing_at",
+            "source",
+            "user_id",
+            "company_ids",
+            "metadata",
+            "pipeline",
+            "pipeline_id",
+        }
+    )
+    """Not ``closed_at`` (Salesforce sets it), ``won_reason``/``lost_reason``, ``tags`` or ``contact_ids``."""
 
     def to_model(self, record: dict[str, Any]) -> Deal:
         stage = record.get("StageName")
@@ -98,26 +118,7 @@ class DealsAdapter(SObjectAdapter[Deal]):
                 out.update(metadata_to(value))
             elif key in ("pipeline", "pipeline_id"):
                 continue  # one pipeline: the org's opportunity stages
-        extra = sorted(
-            k
-            for k in data
-            if k
-            not in {
-                "name",
-                "amount",
-                "currency",
-                "probability",
-                "stage",
-                "stage_id",
-                "closing_at",
-                "source",
-                "user_id",
-                "company_ids",
-                "metadata",
-                "pipeline",
-                "pipeline_id",
-            }
-        )
+        extra = sorted(k for k in data if k not in self.writable_fields)  # the core refuses these first
         if extra:
             raise unsupported(self.sobject, extra)
         return out

@@ -14,7 +14,7 @@ class UsersAdapter(SObjectAdapter[User]):
 
     sobject = "User"
     fields = ("Id", "Name", "FirstName", "LastName", "Email", "Title", "IsActive", "CreatedDate", "LastModifiedDate")
-    filters = {"email": "Email", "name": "Name", "is_active": "IsActive"}
+    sorts = frozenset()
 
     def to_model(self, record: dict[str, Any]) -> User:
         email = record.get("Email")

@@ -152,12 +152,6 @@ def single(data: Mapping[str, Any], field: str, what: str) -> Any:
     return values[0]
 
 
-def reject(data: Mapping[str, Any], fields: tuple[str, ...], resource: str) -> None:
-    present = [f for f in fields if f in data]
-    if present:
-        raise invalid(present[0], f"the sandbox cannot write {resource} field(s) {', '.join(present)} (read-only)")
-
-
 def invalid(field: str, message: str) -> ValidationError:
     return ValidationError(
         f"sandbox: {message}",
@@ -170,12 +164,30 @@ def invalid(field: str, message: str) -> ValidationError:
 # -- the generic CRUD flows -------------------------------------------------------------------
 
 
+FILTER_PARAMS = {
+    "created_after": "created_since",
+    "stage_id": "stage_id",
+    "pipeline_id": "pipeline_id",
+    "user_id": "owner_id",
+    "company_id": "company_id",
+    "contact_id": "contact_id",
+    "email": "email",
+    "query": "q",
+}
+"""Unified list filter -> the sandbox's query parameter."""
+
+
 def list_params(query: ListQuery) -> dict[str, Any]:
     params: dict[str, Any] = {"limit": min(max(query.limit or MAX_PAGE, 1), MAX_PAGE)}
     if query.cursor:
         params["cursor"] = query.cursor
+        return params  # the cursor carries the filters and the order of the first page
     if query.updated_after is not None:
         params["updated_since"] = write_timestamp(query.updated_after)
+    for key, value in query.filters.items():
+        params[FILTER_PARAMS[key]] = write_timestamp(value) if key == "created_after" else value
+    if query.sort is not None:
+        params["sort"] = ("-" if query.order == "desc" else "") + query.sort
     return params
 
 

@@ -39,7 +39,6 @@ def to_company(r: dict[str, Any]) -> Company:
 
 def company_body(data: Mapping[str, Any]) -> dict[str, Any]:
     """Unified company fields as a sandbox write body (one domain, website, phone and email per company)."""
-    c.reject(data, ("contact_ids", "deal_ids"), "company")
     out: dict[str, Any] = {}
     for unified, sandbox in (
         ("name", "name"),
@@ -71,6 +70,24 @@ class CompaniesAdapter(c.SandboxObjectAdapter[Company]):
     """``crm.companies``: list, get, create, update, delete."""
 
     path = "companies"
+    filters = frozenset({"updated_after", "user_id", "query"})
+    sorts = frozenset({"created_at", "updated_at", "name"})
+    writable_fields = frozenset(
+        {
+            "address",
+            "description",
+            "domains",
+            "emails",
+            "employees",
+            "industry",
+            "metadata",
+            "name",
+            "telephones",
+            "user_id",
+            "websites",
+        }
+    )
+    """Not ``contact_ids`` nor ``deal_ids``: links are set on the contact or deal."""
 
     def to_model(self, record: dict[str, Any]) -> Company:
         return to_company(record)

@@ -40,7 +40,6 @@ def to_contact(r: dict[str, Any]) -> Contact:
 
 def contact_body(data: Mapping[str, Any]) -> dict[str, Any]:
     """Unified contact fields as a sandbox write body; ``name`` alone is split into first and last."""
-    c.reject(data, ("company", "deal_ids"), "contact")
     out: dict[str, Any] = {}
     for unified, sandbox in (
         ("first_name", "first_name"),
@@ -72,6 +71,25 @@ class ContactsAdapter(c.SandboxObjectAdapter[Contact]):
     """``crm.contacts``: list, get, create, update, delete."""
 
     path = "contacts"
+    filters = frozenset({"updated_after", "email", "company_id", "user_id", "query"})
+    sorts = frozenset({"created_at", "updated_at", "name"})
+    writable_fields = frozenset(
+        {
+            "address",
+            "company_ids",
+            "department",
+            "emails",
+            "first_name",
+            "image_url",
+            "last_name",
+            "metadata",
+            "name",
+            "telephones",
+            "title",
+            "user_id",
+        }
+    )
+    """Not ``company`` (the name follows ``company_ids``) nor ``deal_ids`` (set on the deal)."""
 
     def to_model(self, record: dict[str, Any]) -> Contact:
         return to_contact(record)

@@ -101,6 +101,10 @@ class DealsAdapter(c.SandboxObjectAdapter[Deal]):
     """
 
     path = "deals"
+    filters = frozenset(
+        {"updated_after", "created_after", "stage_id", "pipeline_id", "user_id", "company_id", "contact_id", "query"}
+    )
+    sorts = frozenset({"created_at", "updated_at", "name"})
 
     def to_model(self, record: dict[str, Any]) -> Deal:
         return to_deal(record)

@@ -252,6 +252,68 @@ def decode_cursor(collection: str, cursor: str) -> tuple[int, str | None]:
         ) from None
 
 
+SEARCH_PARAMS: Mapping[str, frozenset[str]] = {
+    "deals": frozenset(
+        {"updated_since", "created_since", "stage_id", "pipeline_id", "owner_id", "company_id", "contact_id", "q"}
+    ),
+    "contacts": frozenset({"updated_since", "email", "company_id", "owner_id", "q"}),
+    "companies": frozenset({"updated_since", "owner_id", "q"}),
+}
+"""The query parameters each list endpoint filters by (besides ``limit``, ``cursor`` and ``sort``)."""
+
+SORTS = frozenset({"created_at", "updated_at", "name"})
+"""What ``sort`` may name (``-name`` for descending)."""
+
+
+def _text(name: str, record: Mapping[str, Any]) -> str:
+    """What the free-text ``q`` parameter searches: names, and a contact's emails or a company's domain."""
+    if name == "deals":
+        return str(record.get("title") or "")
+    if name == "contacts":
+        parts = [record.get("first_name"), record.get("last_name"), *(e["address"] for e in record["emails"])]
+        return " ".join(str(p) for p in parts if p)
+    return f"{record.get('name') or ''} {record.get('domain') or ''}"
+
+
+def _sort_value(name: str, record: Mapping[str, Any], key: str) -> str | None:
+    if key != "name":
+        value: str | None = record.get(key)
+        return value
+    if name == "deals":
+        return record.get("title")
+    if name == "contacts":
+        full = " ".join(p for p in (record.get("first_name"), record.get("last_name")) if p)
+        return full or None
+    return record.get("name")
+
+
+def encode_search_cursor(collection: str, offset: int, search: Mapping[str, str]) -> str:
+    raw = json.dumps({"c": collection, "o": offset, "s": dict(search)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def is_search_cursor(cursor: str) -> bool:
+    """Whether ``cursor`` continues a filtered or sorted listing (it carries its search)."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(data, dict) and "s" in data
+
+
+def decode_search_cursor(collection: str, cursor: str) -> tuple[int, dict[str, str]]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        if data["c"] != collection or not isinstance(data["o"], int) or not isinstance(data["s"], dict):
+            raise ValueError
+        return int(data["o"]), {str(k): str(v) for k, v in data["s"].items()}
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ApiError(
+            400, "invalid_cursor", "The cursor is invalid or belongs to another list.", param="cursor"
+        ) from None
+
+
 # -- the store -----------------------------------------------------------------------------------
 
 
@@ -637,6 +699,54 @@ class SandboxData:
                 if email["address"].lower() == address:
                     return str(record["id"])
         return None
+
+    def search_page(self, name: str, *, limit: int, cursor: str | None, search: Mapping[str, str]) -> bytes:
+        """A filtered and/or sorted listing (the ``SEARCH_PARAMS`` of ``name``), paged by offset.
+
+        The cursor carries the search, so a following page is read with the same filters and order.
+        """
+        offset = 0
+        if cursor:
+            offset, search = decode_search_cursor(name, cursor)
+        sort = search.get("sort")
+        with self.lock:
+            collection = self.collection(name)
+            matching = [r for r in collection.records.values() if self._matches(name, r, search)]
+            if sort:
+                key = sort.lstrip("-")
+                # Records without the field sort last (either order); ties keep creation order.
+                present = [r for r in matching if _sort_value(name, r, key) is not None]
+                missing = [r for r in matching if _sort_value(name, r, key) is None]
+                present.sort(key=lambda r: _sort_value(name, r, key) or "", reverse=sort.startswith("-"))
+                matching = present + missing
+            page = matching[offset : offset + limit]
+            items = [collection.json_of(r["id"]) for r in page]
+        more = offset + limit < len(matching)
+        next_cursor = encode_search_cursor(name, offset + limit, search) if more else None
+        return b'{"data":[' + b",".join(items) + b'],"next_cursor":' + json.dumps(next_cursor).encode() + b"}"
+
+    def _matches(self, name: str, record: Mapping[str, Any], search: Mapping[str, str]) -> bool:
+        for key, value in search.items():
+            if key == "sort":
+                continue
+            if key == "updated_since":
+                if record["updated_at"] < value:
+                    return False
+            elif key == "created_since":
+                if record["created_at"] < value:
+                    return False
+            elif key == "contact_id":
+                if value not in (record.get("contact_ids") or ()):
+                    return False
+            elif key == "email":
+                if value.casefold() not in {e["address"].casefold() for e in record.get("emails") or ()}:
+                    return False
+            elif key == "q":
+                if value.casefold() not in _text(name, record).casefold():
+                    return False
+            elif record.get(key) != value:
+                return False
+        return True
 
     def warm(self) -> None:
         """Serialise every record now, so the first listing costs no more than later ones."""

@@ -21,8 +21,11 @@ from unified_sdk_sandbox.fake._data import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     SCOPES,
+    SEARCH_PARAMS,
+    SORTS,
     ApiError,
     SandboxData,
+    is_search_cursor,
     iso,
     parse_timestamp,
 )
@@ -400,6 +403,9 @@ class SandboxServer(LocalServer):
                 if method == "GET":
                     self._need(scopes, f"{name}:read")
                     limit, cursor, since = _list_params(query)
+                    search = _search_params(name, query, since)
+                    if search is not None or (cursor is not None and is_search_cursor(cursor)):
+                        return 200, data.search_page(name, limit=limit, cursor=cursor, search=search or {})
                     return 200, data.list_page(name, limit=limit, cursor=cursor, updated_since=since)
                 self._need(scopes, f"{name}:write")
                 body = await _json_body(receive)
@@ -497,6 +503,29 @@ def _list_params(query: dict[str, str]) -> tuple[int, str | None, str | None]:
                 400, "invalid_request", "updated_since must be an ISO-8601 timestamp.", param="updated_since"
             ) from None
     return limit, query.get("cursor") or None, since
+
+
+def _search_params(name: str, query: dict[str, str], since: str | None) -> dict[str, str] | None:
+    """The filters and sort of a list request, or ``None`` for a plain listing (other parameters are ignored)."""
+    allowed = SEARCH_PARAMS[name]
+    search = {k: v for k, v in query.items() if k in allowed and k != "updated_since"}
+    sort = query.get("sort")
+    if sort is not None:
+        if sort.lstrip("-") not in SORTS or sort.count("-") > 1:
+            raise ApiError(400, "invalid_request", f"Cannot sort by {sort!r}.", param="sort")
+        search["sort"] = sort
+    if "created_since" in search:
+        try:
+            search["created_since"] = iso(parse_timestamp(search["created_since"]))
+        except ValueError:
+            raise ApiError(
+                400, "invalid_request", "created_since must be an ISO-8601 timestamp.", param="created_since"
+            ) from None
+    if not search:
+        return None
+    if since is not None:
+        search["updated_since"] = since
+    return search
 
 
 async def _json_body(receive: Receive) -> Any:
