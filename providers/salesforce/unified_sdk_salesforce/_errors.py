@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from unified_sdk import Category, HealthSignal, Outcome
-from unified_sdk.provider import ProviderResponse, RateLimit
+from unified_sdk.errors import UnifiedError
+from unified_sdk.provider import ProviderResponse, RateLimit, item_error
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 _RECORD_ID = re.compile(r"\b([a-zA-Z0-9]{3}[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?)\b")
@@ -125,23 +126,8 @@ def classify(response: ProviderResponse, fallback: Any) -> Outcome:
         category = fallback_outcome.category or Category.PROVIDER_ERROR
         hint = fallback_outcome.hint or f"Salesforce answered {code or status}"
     details: dict[str, Any] = {}
-    if category == Category.VALIDATION:
-        fields = fields or _fields_from(message)
-        names = _unified_names(response)
-        if fields and names:
-            # A write names unified fields: say which of those to set, the Salesforce name alongside.
-            unified = [names.get(f, f) for f in fields]
-            hint = f"{hint}: " + ", ".join(u if u == f else f"{u} ({f})" for u, f in zip(unified, fields, strict=True))
-            details["fields"] = unified
-            details["provider_fields"] = fields
-        elif fields:
-            hint = f"{hint}: {', '.join(fields)}"
-            details["fields"] = fields
-    elif category == Category.CONFLICT:
-        existing = _RECORD_ID.findall(message.rsplit("id:", 1)[-1]) if "id:" in message else []
-        if existing:
-            details["existing_id"] = existing[-1]
-            hint = f"{hint} (existing record {existing[-1]})"
+    if category in (Category.VALIDATION, Category.CONFLICT):
+        hint = _describe(category, hint, message, fields, _unified_names(response), details)
     elif category == Category.RATE_LIMITED:
         limit = parse_rate_limit(response.headers)
         if limit is not None and limit.limit is not None:
@@ -159,6 +145,58 @@ def classify(response: ProviderResponse, fallback: Any) -> Outcome:
         provider_message=_one_line(message),
         hint=hint,
         details=details,
+    )
+
+
+def _describe(
+    category: Category,
+    hint: str,
+    message: str,
+    fields: list[str],
+    names: Mapping[str, str] | None,
+    details: dict[str, Any],
+) -> str:
+    """The hint of a validation or conflict error, filling ``details`` with the fields or the existing record."""
+    if category == Category.VALIDATION:
+        fields = fields or _fields_from(message)
+        if fields and names:
+            # A write names unified fields: say which of those to set, the Salesforce name alongside.
+            unified = [names.get(f, f) for f in fields]
+            hint = f"{hint}: " + ", ".join(u if u == f else f"{u} ({f})" for u, f in zip(unified, fields, strict=True))
+            details["fields"] = unified
+            details["provider_fields"] = fields
+        elif fields:
+            hint = f"{hint}: {', '.join(fields)}"
+            details["fields"] = fields
+    elif category == Category.CONFLICT:
+        existing = _RECORD_ID.findall(message.rsplit("id:", 1)[-1]) if "id:" in message else []
+        if existing:
+            details["existing_id"] = existing[-1]
+            hint = f"{hint} (existing record {existing[-1]})"
+    return hint
+
+
+def record_error(sobject: str, errors: Any) -> UnifiedError:
+    """The error of one record of an sObject Collections answer (``{"success": false, "errors": [...]}``).
+
+    Each entry is ``{"statusCode", "message", "fields"}``; the first decides the category as
+    :func:`classify` does for a single write, and its fields are named in unified terms.
+    """
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], Mapping) else {}
+    code = str(first.get("statusCode") or "")
+    message = str(first.get("message") or "").strip()
+    fields = [str(f) for f in first.get("fields") or []]
+    # The request itself was accepted, so an unknown code is about the record's data, as a 400 would be.
+    category, hint = CODES.get(code, (Category.VALIDATION, f"Salesforce refused the record ({code or 'no code'})"))
+    details: dict[str, Any] = {}
+    hint = _describe(category, hint, message, fields, UNIFIED_FIELDS.get(sobject), details)
+    return item_error(
+        category,
+        f"Salesforce {sobject}: {_one_line(message, 200) or code or 'the record was not saved'}",
+        provider_code=code or None,
+        provider_message=_one_line(message),
+        details=details,
+        hint=hint,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import re
 import threading
@@ -23,7 +24,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
-from unified_sdk.errors import NotFoundError, PermissionDeniedError, ValidationError
+from unified_sdk import Category
+from unified_sdk.errors import NotFoundError, PermissionDeniedError, ProviderError, UnifiedError, ValidationError
 from unified_sdk.models import Address, Metadata, construct
 from unified_sdk.provider import (
     CrmObjectAdapter,
@@ -35,9 +37,10 @@ from unified_sdk.provider import (
     ProviderRequest,
     build_path,
     check_id,
+    item_error,
 )
 from unified_sdk_salesforce import _soql
-from unified_sdk_salesforce._errors import CODES
+from unified_sdk_salesforce._errors import CODES, record_error
 from unified_sdk_salesforce._provider import api_version
 
 M = TypeVar("M")
@@ -45,6 +48,8 @@ T = TypeVar("T")
 
 #: Salesforce's documented bounds for ``Sforce-Query-Options: batchSize``; the largest page is one batch.
 MIN_BATCH, MAX_BATCH = 200, 2000
+#: The most records one sObject Collections request may carry (Salesforce's documented limit).
+COLLECTION_SIZE = 200
 #: How long a describe result (the object's visible fields) is reused.
 DESCRIBE_TTL = 3600.0
 
@@ -383,6 +388,95 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         yield ProviderRequest("DELETE", self._record_path(ctx, id))
+
+    # -- batches: sObject Collections (API 42.0+), at most 200 records a request
+    batch_size: ClassVar[int | None] = COLLECTION_SIZE
+
+    def create_many(
+        self, ctx: OperationContext, items: Sequence[Mapping[str, Any]]
+    ) -> OperationFlow[builtins.list[M | UnifiedError]]:
+        """``POST /composite/sobjects`` (``allOrNone: false``), then one query reads the created records back."""
+        prepared = [self._collection_record(data) for data in items]
+        return (yield from self._save_many(ctx, "POST", prepared, [None] * len(items)))
+
+    def update_many(
+        self, ctx: OperationContext, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> OperationFlow[builtins.list[M | UnifiedError]]:
+        """``PATCH /composite/sobjects`` (each record carries its ``id``), then one query reads them back."""
+        prepared = [self._collection_record(data, id) for id, data in items]
+        return (yield from self._save_many(ctx, "PATCH", prepared, [id for id, _ in items]))
+
+    def _collection_record(self, data: Mapping[str, Any], id: str | None = None) -> dict[str, Any] | UnifiedError:
+        """One record of a collection request (fields mapped as for a single write), or why it cannot be sent."""
+        try:
+            fields = self.to_fields(data)
+        except ValidationError as exc:
+            return exc
+        head: dict[str, Any] = {"attributes": {"type": self.sobject}}
+        if id is not None:
+            head["id"] = id
+        return {**head, **fields}
+
+    def _save_many(
+        self,
+        ctx: OperationContext,
+        method: str,
+        prepared: Sequence[dict[str, Any] | UnifiedError],
+        ids: Sequence[str | None],
+    ) -> OperationFlow[builtins.list[M | UnifiedError]]:
+        results: builtins.list[M | UnifiedError | str] = [p if isinstance(p, UnifiedError) else "" for p in prepared]
+        send = [i for i, p in enumerate(prepared) if not isinstance(p, UnifiedError)]
+        if not send:
+            return [r for r in results if isinstance(r, UnifiedError)]
+        version = api_version(ctx.config)
+        response = yield ProviderRequest(
+            method,
+            f"/services/data/{version}/composite/sobjects",
+            json={"allOrNone": False, "records": [prepared[i] for i in send]},
+        )
+        answers = response.json()
+        if not isinstance(answers, list) or len(answers) != len(send):
+            raise ProviderError(
+                f"Salesforce answered {len(answers) if isinstance(answers, list) else 'no'} results "
+                f"for {len(send)} {self.sobject} records",
+                provider="salesforce",
+                hint="the records may have been written; check them before writing again",
+            )
+        for index, answer in zip(send, answers, strict=True):
+            if isinstance(answer, Mapping) and answer.get("success") and (answer.get("id") or ids[index]):
+                results[index] = str(answer.get("id") or ids[index])
+            else:
+                errors = answer.get("errors") if isinstance(answer, Mapping) else None
+                results[index] = record_error(self.sobject, errors)
+        written = [r for r in results if isinstance(r, str)]
+        found: dict[str, M] = {}
+        if written:
+            selected = yield from self._select(ctx, version)
+            soql = _soql.select(self.sobject, ["Id", *selected], conditions=[_soql.where("Id", "IN", written)])
+            page = yield ProviderRequest("GET", f"/services/data/{version}/query", params={"q": soql})
+            body = page.json()
+            records: builtins.list[dict[str, Any]] = builtins.list(body["records"])
+            while not body.get("done", True) and body.get("nextRecordsUrl"):
+                page = yield ProviderRequest("GET", str(body["nextRecordsUrl"]))
+                body = page.json()
+                records.extend(body["records"])
+            # 15-character ids are the case-sensitive prefix of the 18-character ones the query returns.
+            found = {str(r["Id"])[:15]: self.to_model(r) for r in records}
+        out: builtins.list[M | UnifiedError] = []
+        for result in results:
+            if not isinstance(result, str):
+                out.append(result)
+            elif (model := found.get(result[:15])) is not None:
+                out.append(model)
+            else:
+                out.append(
+                    item_error(
+                        Category.NOT_FOUND,
+                        f"Salesforce {self.sobject} {result} was saved but could not be read back",
+                        hint="the record was written; it was deleted or hidden from the user right after",
+                    )
+                )
+        return out
 
 
 def _checked_field(name: str) -> str:

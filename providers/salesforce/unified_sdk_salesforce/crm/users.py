@@ -37,3 +37,5 @@ class UsersAdapter(SObjectAdapter[User]):
     create = CrmObjectAdapter.create
     update = CrmObjectAdapter.update
     delete = CrmObjectAdapter.delete
+    create_many = CrmObjectAdapter.create_many
+    update_many = CrmObjectAdapter.update_many

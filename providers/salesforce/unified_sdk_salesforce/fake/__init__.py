@@ -349,3 +349,9 @@ class FakeSalesforce(LocalServer):
         """Every SOQL text received, in order."""
         with self.org.lock:
             return list(self.org.query_log)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """``(method, path)`` of every authenticated REST request received, in order."""
+        with self.org.lock:
+            return list(self.org.request_log)

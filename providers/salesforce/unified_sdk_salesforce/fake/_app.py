@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: API versions the fake serves (the real service keeps old versions for years).
 MIN_VERSION, MAX_VERSION = 20, 66
+#: sObject Collections (``/composite/sobjects``) exist from API version 42.0 on.
+COLLECTIONS_SINCE = 42
 _VERSION = re.compile(r"^v(\d{2})\.0$")
 _BATCH = re.compile(r"batchsize\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -60,6 +62,7 @@ class Api:
             Route(base + "/queryAll", self._api(self.query), methods=["GET"]),
             Route(base + "/query/{locator}", self._api(self.query_more), methods=["GET"]),
             Route(base + "/queryAll/{locator}", self._api(self.query_more), methods=["GET"]),
+            Route(base + "/composite/sobjects", self._api(self.collection), methods=["POST", "PATCH"]),
             Route(base + "/sobjects/{sobject}", self._api(self.create), methods=["POST"]),
             Route(base + "/sobjects/{sobject}/", self._api(self.create), methods=["POST"]),
             Route(base + "/sobjects/{sobject}/describe", self._api(self.describe), methods=["GET"]),
@@ -97,6 +100,8 @@ class Api:
                     ApiError(403, "API_DISABLED_FOR_ORG", "This session is not valid for use with the REST API"),
                     org.limit_info(),
                 )
+            with org.lock:
+                org.request_log.append((request.method, request.url.path))
             try:
                 org.count_request()
                 response = await handler(request, version, status.info.subject)
@@ -160,6 +165,14 @@ class Api:
             request.path_params["sobject"], await self._body(request), owner=user, now=soql_now()
         )
         return _json({"id": record_id, "success": True, "errors": []}, 201)
+
+    async def collection(self, request: Request, version: str, user: str) -> Response:
+        if int(version[1:3]) < COLLECTIONS_SINCE:
+            raise not_found()
+        results = self.org.save_many(
+            await self._body(request), owner=user, now=soql_now(), creating=request.method == "POST"
+        )
+        return _json(results)
 
     async def record(self, request: Request, version: str, user: str) -> Response:
         name, record_id = request.path_params["sobject"], request.path_params["id"]

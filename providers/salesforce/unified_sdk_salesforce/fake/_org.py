@@ -77,6 +77,9 @@ _LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen",
 #: Seeded records are stamped from here on, one minute apart, so tests can pick times between them.
 SEED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
+#: The most records one sObject Collections request may carry.
+COLLECTION_LIMIT = 200
+
 
 @dataclass
 class Locator:
@@ -106,6 +109,8 @@ class Org:
     locators: OrderedDict[str, Locator] = field(default_factory=OrderedDict)
     denied: dict[str, set[str]] = field(default_factory=dict)
     query_log: list[str] = field(default_factory=list)
+    request_log: list[tuple[str, str]] = field(default_factory=list)
+    """``(method, path)`` of every authenticated REST request, in arrival order."""
     seeded: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -460,6 +465,71 @@ class Org:
             self._unique(obj, values, record["Id"])
             record.update(values)
             record["LastModifiedDate"] = record["SystemModstamp"] = now
+
+    def save_many(self, body: Any, *, owner: str, now: datetime, creating: bool) -> list[dict[str, Any]]:
+        """sObject Collections: create (``POST``) or update (``PATCH``) up to 200 records of one request.
+
+        Each record names its object in ``attributes.type`` (updates also carry ``id``); the answer is one
+        SaveResult per record, in input order. With ``allOrNone`` a failure rolls every record back.
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize the request: expected {allOrNone, records}")
+        records: list[Any] = body["records"]
+        if len(records) > COLLECTION_LIMIT:
+            raise ApiError(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records into this call",
+            )
+        all_or_none = bool(body.get("allOrNone", False))
+        results: list[dict[str, Any]] = []
+        with self.lock:
+            snapshot = (
+                {name: {k: dict(v) for k, v in rows.items()} for name, rows in self.records.items()}
+                if all_or_none
+                else {}
+            )
+            deleted = set(self.deleted)
+            for record in records:
+                record_id = record.get("id") if isinstance(record, dict) else None
+                try:
+                    results.append(self._save_one(record, owner=owner, now=now, creating=creating))
+                except ApiError as exc:
+                    failed: dict[str, Any] = {
+                        "success": False,
+                        "errors": [{"statusCode": exc.code, "message": exc.message, "fields": exc.fields}],
+                    }
+                    if not creating and isinstance(record_id, str):
+                        failed["id"] = record_id
+                    results.append(failed)
+            if all_or_none and not all(r["success"] for r in results):
+                self.records, self.deleted = snapshot, deleted
+                rolled_back = {
+                    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "message": "Record rolled back because not all records were valid and the request was using "
+                    "AllOrNone header",
+                    "fields": [],
+                }
+                results = [r if not r["success"] else {**r, "success": False, "errors": [rolled_back]} for r in results]
+                for r in results:
+                    if creating:
+                        r.pop("id", None)  # a rolled-back insert has no record
+        return results
+
+    def _save_one(self, record: Any, *, owner: str, now: datetime, creating: bool) -> dict[str, Any]:
+        if not isinstance(record, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from a non-object")
+        attributes = record.get("attributes")
+        kind = attributes.get("type") if isinstance(attributes, dict) else None
+        if not isinstance(kind, str) or not kind:
+            raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.")
+        if creating:
+            return {"id": self.create(kind, record, owner=owner, now=now), "success": True, "errors": []}
+        record_id = record.get("id")
+        if not isinstance(record_id, str) or not is_record_id(record_id):
+            raise ApiError(400, "MALFORMED_ID", f"Id in the record is not valid: {record_id!r}", ["Id"])
+        self.update(kind, record_id, {k: v for k, v in record.items() if k != "id"}, now=now)
+        return {"id": to_id18(record_id), "success": True, "errors": []}
 
     def delete(self, name: str, record_id: str) -> None:
         with self.lock:
