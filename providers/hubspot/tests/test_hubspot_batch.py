@@ -7,6 +7,7 @@ test that checks records against inputs also checks the correlation.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from hubspot_testkit import connect_api_key, new_client
@@ -64,7 +65,7 @@ def test_update_many_updates_in_one_batch_request(client: Client, conn: Connecti
     hubspot.seed(contacts=3, companies=1)
     ids = [r["id"] for r in hubspot.records("contacts")]
     company_id = hubspot.records("companies")[0]["id"]
-    changes = [
+    changes: list[tuple[str, dict[str, Any]]] = [
         (ids[0], {"title": "CTO"}),
         ("999999", {"title": "Ghost"}),  # no such record: fails alone
         (ids[1], {"first_name": "Renamed"}),
