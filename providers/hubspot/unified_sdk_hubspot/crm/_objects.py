@@ -9,8 +9,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-from unified_sdk.errors import NotSupportedError, PermissionDeniedError, ValidationError
+from unified_sdk.errors import (
+    ConflictError,
+    NotFoundError,
+    NotSupportedError,
+    PermissionDeniedError,
+    UnifiedError,
+    ValidationError,
+)
 from unified_sdk.provider import (
+    Category,
     CrmObjectAdapter,
     ListQuery,
     ListResult,
@@ -18,7 +26,9 @@ from unified_sdk.provider import (
     OperationFlow,
     ProviderRequest,
     build_path,
+    item_error,
 )
+from unified_sdk_hubspot._errors import _fields
 from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._values import timestamp, to_millis
 
@@ -29,6 +39,8 @@ M = TypeVar("M")
 LIST_LIMIT = 100
 #: HubSpot's maximum page size for search (its guide: 200 per page).
 SEARCH_LIMIT = 200
+#: The most inputs one batch create/update takes (HubSpot's documented batch limit).
+BATCH_LIMIT = 100
 #: The most results one search query can page through.
 SEARCH_CEILING = 10_000
 
@@ -68,6 +80,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
 
     id_pattern = r"[0-9]+"
     max_page_size = LIST_LIMIT
+    batch_size = BATCH_LIMIT
     object_type: ClassVar[str]
     """HubSpot's object type in paths: ``deals``, ``contacts``, ``companies``."""
     properties: ClassVar[tuple[str, ...]]
@@ -388,10 +401,186 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
                 body = {"inputs": [{"from": {"id": id}, "to": [{"id": i} for i in remove]}]}
                 yield ProviderRequest("POST", base + "/archive", json=body, idempotent=True)
 
+    # -- batch writes --------------------------------------------------------------------------------------
+    def _batch_properties(
+        self, ctx: OperationContext, items: Sequence[Mapping[str, Any]], outcomes: builtins.list[Any]
+    ) -> OperationFlow[builtins.list[dict[str, Any] | None]]:
+        """Each item's HubSpot properties (as single create/update map them); an item the mapping
+        refuses (e.g. an unknown stage label) gets its error in ``outcomes`` and ``None`` here."""
+        found: builtins.list[dict[str, Any] | None] = []
+        for index, data in enumerate(items):
+            try:
+                found.append((yield from self.to_properties(ctx, data)))
+            except (ValidationError, NotSupportedError) as exc:
+                outcomes[index] = exc
+                found.append(None)
+        return found
+
+    def _send_batch(
+        self, ctx: OperationContext, action: str, inputs: Mapping[int, dict[str, Any]], outcomes: builtins.list[Any]
+    ) -> OperationFlow[dict[int, dict[str, Any]]]:
+        """POST ``inputs`` (by item index) to ``batch/{action}``; the records written, by item index.
+
+        Refused inputs get their error in ``outcomes``. HubSpot does not promise results in input
+        order, so each input carries its index as ``objectWriteTraceId`` and results and errors are
+        matched by it. UNCONFIRMED: that HubSpot echoes the trace id in results and in errors'
+        ``context``; updates are also matched by record id, which HubSpot does return.
+        """
+        if not inputs:
+            return {}
+        body = {"inputs": [{**item, "objectWriteTraceId": str(index)} for index, item in inputs.items()]}
+        by_id = {str(item["id"]): index for index, item in inputs.items() if "id" in item}
+        # Setting the same values again changes nothing: a batch update is safe to retry, a create is not.
+        response = yield ProviderRequest("POST", self._path() + f"/batch/{action}", json=body, idempotent=bool(by_id))
+        answer = response.json() or {}
+        written: dict[int, dict[str, Any]] = {}
+        for record in answer.get("results") or ():
+            index = _traced_index(record.get("objectWriteTraceId"), inputs)
+            if index is None:
+                index = by_id.get(str(record.get("id")))
+            if index is not None:
+                written[index] = record
+        for entry in answer.get("errors") or ():
+            if not isinstance(entry, Mapping):
+                continue
+            context: Mapping[str, Any] = entry["context"] if isinstance(entry.get("context"), Mapping) else {}
+            traces = [_traced_index(t, inputs) for t in _listed(context.get("objectWriteTraceId"))]
+            if not traces:
+                traces = [by_id.get(str(i)) for i in _listed(context.get("ids"))]
+            for index in traces:
+                if index is not None and index not in written:
+                    outcomes[index] = _input_error(entry)
+        return written
+
+    def create_many(
+        self, ctx: OperationContext, items: Sequence[Mapping[str, Any]]
+    ) -> OperationFlow[builtins.list[M | UnifiedError]]:
+        """Create up to 100 records through ``batch/create``; each input carries its associations
+        (``contact_ids``…) as single create's body does, so they are made in the same request."""
+        outcomes: builtins.list[Any] = [None] * len(items)
+        properties = yield from self._batch_properties(ctx, items, outcomes)
+        inputs: dict[int, dict[str, Any]] = {}
+        for index, (data, props) in enumerate(zip(items, properties, strict=True)):
+            if props is not None:
+                inputs[index] = {"properties": props}
+                associations = self._association_inputs(data)
+                if associations:
+                    inputs[index]["associations"] = associations
+        written = yield from self._send_batch(ctx, "create", inputs, outcomes)
+        records = {
+            index: {
+                **record,
+                "associations": {
+                    to_type: {"results": [{"id": str(i)} for i in items[index].get(field) or ()]}
+                    for field, to_type in self.association_fields.items()
+                },
+            }
+            for index, record in written.items()
+        }
+        return (yield from self._batch_outcomes(ctx, records, outcomes, True))
+
+    def update_many(
+        self, ctx: OperationContext, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> OperationFlow[builtins.list[M | UnifiedError]]:
+        """Update up to 100 records through ``batch/update``.
+
+        HubSpot's batch update sets properties only, so an item that changes an id-list field
+        (``contact_ids``…) is written like :meth:`update` (its own requests) after the batch; an id
+        given twice is refused (HubSpot refuses the whole batch for it) and its first entry is written.
+        """
+        outcomes: builtins.list[Any] = [None] * len(items)
+        properties = yield from self._batch_properties(ctx, [data for _, data in items], outcomes)
+        inputs: dict[int, dict[str, Any]] = {}
+        alone: builtins.list[int] = []
+        seen: set[str] = set()
+        for index, ((id, data), props) in enumerate(zip(items, properties, strict=True)):
+            if props is None:
+                continue
+            if id in seen:
+                outcomes[index] = ValidationError(
+                    f"record {id} appears more than once in this update_many; HubSpot refuses a batch repeating an id",
+                    provider="hubspot",
+                    hint="merge the changes to one record into one item; nothing was sent for this one",
+                    details={"fields": ["id"]},
+                )
+                continue
+            seen.add(id)
+            if any(field in data for field in self.association_fields):
+                alone.append(index)
+            else:
+                inputs[index] = {"id": id, "properties": props}
+        written = yield from self._send_batch(ctx, "update", inputs, outcomes)
+        results = yield from self._batch_outcomes(ctx, written, outcomes, False)
+        for index in alone:
+            id, data = items[index]
+            try:
+                results[index] = yield from self.update(ctx, id, data)
+            except (ValidationError, NotSupportedError, NotFoundError, ConflictError) as exc:
+                results[index] = exc
+        return results
+
+    def _batch_outcomes(
+        self,
+        ctx: OperationContext,
+        records: Mapping[int, dict[str, Any]],
+        outcomes: builtins.list[Any],
+        with_associations: bool,
+    ) -> OperationFlow[builtins.list[Any]]:
+        """Per item, in input order: its model, its error, or (answered neither) a provider error."""
+        order = sorted(records)
+        models = yield from self._map_page(ctx, [records[i] for i in order], with_associations)
+        results = list(outcomes)
+        for index, model in zip(order, models, strict=True):
+            results[index] = model
+        for index, found in enumerate(results):
+            if found is None:
+                results[index] = item_error(
+                    Category.PROVIDER_ERROR,
+                    "HubSpot's batch answer named neither a result nor an error for this input",
+                    hint="the record may have been written; check before writing it again",
+                )
+        return results
+
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         """Archive the record (HubSpot keeps it in the recycle bin for 90 days)."""
         yield ProviderRequest("DELETE", self._path(id))
         return None
+
+
+#: HubSpot batch error categories -> unified categories (others: provider error).
+_ITEM_CATEGORIES: Mapping[str, Category] = {
+    "VALIDATION_ERROR": Category.VALIDATION,
+    "CONFLICT": Category.CONFLICT,
+    "OBJECT_NOT_FOUND": Category.NOT_FOUND,
+}
+
+
+def _listed(value: Any) -> builtins.list[Any]:
+    """A context value: HubSpot's contexts map names to lists of strings (a single value is taken too)."""
+    if value is None:
+        return []
+    return builtins.list(value) if isinstance(value, builtins.list | tuple) else [value]
+
+
+def _traced_index(trace: Any, inputs: Mapping[int, Any]) -> int | None:
+    text = str(trace) if trace is not None else ""
+    return int(text) if text.isdigit() and int(text) in inputs else None
+
+
+def _input_error(entry: Mapping[str, Any]) -> UnifiedError:
+    """One ``errors[]`` entry of a batch answer as the unified error of its input."""
+    category = str(entry.get("category") or "")
+    message = str(entry.get("message") or "HubSpot refused this input")
+    unified = _ITEM_CATEGORIES.get(category, Category.PROVIDER_ERROR)
+    fields = _fields(entry)
+    return item_error(
+        unified,
+        f"HubSpot refused this record: {message}",
+        provider_code=category or None,
+        provider_message=message,
+        details={"fields": fields} if unified is Category.VALIDATION and fields else None,
+        hint="fix this record's values and write it again" if unified is Category.VALIDATION else None,
+    )
 
 
 def _raise_batch_errors(body: Any, to_type: str, field: str) -> None:

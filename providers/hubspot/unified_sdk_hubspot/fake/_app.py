@@ -43,6 +43,8 @@ MAX_SEARCH_LIMIT = 200
 MAX_FILTER_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
 MAX_FILTERS = 18
+#: The most inputs one batch create/update takes.
+MAX_BATCH_INPUTS = 100
 
 
 class _Denied(Exception):
@@ -289,13 +291,10 @@ class HubSpotApp:
         except ConflictError as exc:
             raise _Denied(error_response(409, error_body(409, category="CONFLICT", message=exc.message))) from None
 
-    async def create_object(self, request: Request) -> Response:
-        object_type = self._object_type(request)
-        headers = self.guard(request, [f"crm.objects.{object_type}.write"])
-        body = await self._json_body(request)
-        clean = self._validate(object_type, body.get("properties", {}), None)
+    def _links(self, object_type: str, associations: Any) -> list[tuple[str, int]]:
+        """The ``(type, id)`` pairs a create's ``associations`` name; :class:`_Denied` (400) for a bad one."""
         links: list[tuple[str, int]] = []
-        for item in body.get("associations") or []:
+        for item in associations or []:
             to_id = str((item.get("to") or {}).get("id", ""))
             types = item.get("types") or []
             type_id = types[0].get("associationTypeId") if types else None
@@ -330,6 +329,14 @@ class HubSpotApp:
                     )
                 )
             links.append((pair[1], int(to_id)))
+        return links
+
+    async def create_object(self, request: Request) -> Response:
+        object_type = self._object_type(request)
+        headers = self.guard(request, [f"crm.objects.{object_type}.write"])
+        body = await self._json_body(request)
+        clean = self._validate(object_type, body.get("properties", {}), None)
+        links = self._links(object_type, body.get("associations"))
         rec = self.store.insert(object_type, clean)
         for linked_type, linked_id in links:
             self.store.associate(object_type, rec.id, linked_type, linked_id)
@@ -354,6 +361,105 @@ class HubSpotApp:
             self.store.archive(object_type, rec)
         # HubSpot answers 204 whether or not the record still existed.
         return Response(status_code=204, headers=headers)
+
+    # -- batch writes ------------------------------------------------------------------------------------
+    async def _batch_inputs(self, request: Request) -> tuple[str, dict[str, str], list[dict[str, Any]]]:
+        """The object type, rate-limit headers and ``inputs`` of a batch write (one request = one unit)."""
+        object_type = self._object_type(request)
+        headers = self.guard(request, [f"crm.objects.{object_type}.write"])
+        inputs = (await self._json_body(request)).get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
+            message = "Invalid input JSON: 'inputs' must be a list of objects"
+            raise _Denied(error_response(400, error_body(400, message=message), headers))
+        if len(inputs) > MAX_BATCH_INPUTS:
+            message = f"Batch input limit exceeded: at most {MAX_BATCH_INPUTS} inputs, got {len(inputs)}"
+            raise _Denied(error_response(400, error_body(400, message=message), headers))
+        return object_type, headers, inputs
+
+    def _batch_answer(
+        self, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int, headers: dict[str, str]
+    ) -> Response:
+        # HubSpot does not promise results in input order; the fake shuffles them so clients correlate.
+        self.store.random.shuffle(results)
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            body["numErrors"] = len(errors)
+            body["errors"] = errors
+        return json_response(body, 207 if errors else ok_status, headers)
+
+    @staticmethod
+    def _input_error(denied: _Denied, trace: Any, **context: list[str]) -> dict[str, Any]:
+        """One input's refusal as a batch ``errors[]`` entry, its context naming the input's trace id.
+
+        UNCONFIRMED: that HubSpot echoes ``objectWriteTraceId`` in an error's context as a list.
+        """
+        refused = json.loads(bytes(denied.response.body))
+        entry: dict[str, Any] = {
+            "status": "error",
+            "category": refused.get("category") or "VALIDATION_ERROR",
+            "message": refused.get("message") or "Invalid input",
+            "context": {**context, **({"objectWriteTraceId": [str(trace)]} if trace is not None else {})},
+        }
+        if refused.get("errors"):
+            entry["errors"] = refused["errors"]
+        return entry
+
+    @staticmethod
+    def _traced(result: dict[str, Any], trace: Any) -> dict[str, Any]:
+        return {**result, "objectWriteTraceId": str(trace)} if trace is not None else result
+
+    async def batch_create(self, request: Request) -> Response:
+        """``POST /crm/v3/objects/{type}/batch/create``: up to 100 records; refused inputs come back as
+        per-input errors (207) and the others are created.
+
+        UNCONFIRMED: HubSpot may refuse a whole batch (400) for one invalid input; the fake follows the
+        per-input (207) shape HubSpot documents for batch answers.
+        """
+        object_type, headers, inputs = await self._batch_inputs(request)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.store.lock:  # a duplicate email later in the same batch conflicts with the earlier one
+            for item in inputs:
+                trace = item.get("objectWriteTraceId")
+                try:
+                    clean = self._validate(object_type, item.get("properties", {}), None)
+                    links = self._links(object_type, item.get("associations"))
+                except _Denied as denied:
+                    errors.append(self._input_error(denied, trace))
+                    continue
+                rec = self.store.insert(object_type, clean)
+                for linked_type, linked_id in links:
+                    self.store.associate(object_type, rec.id, linked_type, linked_id)
+                results.append(self._traced(self._written(object_type, rec), trace))
+        return self._batch_answer(results, errors, 201, headers)
+
+    async def batch_update(self, request: Request) -> Response:
+        """``POST /crm/v3/objects/{type}/batch/update``: up to 100 ``{id, properties}``; unknown ids and
+        invalid values come back as per-input errors (207), a repeated id refuses the whole batch (400)."""
+        object_type, headers, inputs = await self._batch_inputs(request)
+        ids = [str(item.get("id", "")) for item in inputs]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            message = f"Duplicate IDs found in batch input: {repeated}. IDs must be unique"
+            return error_response(400, error_body(400, message=message), headers)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.store.lock:
+            for rid, item in zip(ids, inputs, strict=True):
+                trace = item.get("objectWriteTraceId")
+                rec = self.store.get(object_type, rid)
+                try:
+                    if rec is None:
+                        raise _Denied(
+                            error_response(404, error_body(404, message=f"No {object_type} with id {rid} exists"))
+                        )
+                    clean = self._validate(object_type, item.get("properties", {}), rec)
+                except _Denied as denied:
+                    errors.append(self._input_error(denied, trace, ids=[rid]))
+                    continue
+                self.store.update(object_type, rec, clean)
+                results.append(self._traced(self._written(object_type, rec), trace))
+        return self._batch_answer(results, errors, 200, headers)
 
     # -- search ------------------------------------------------------------------------------------------
     async def search(self, request: Request) -> Response:
@@ -592,6 +698,8 @@ class HubSpotApp:
             Route(objects, w(self.list_objects), methods=["GET"]),
             Route(objects, w(self.create_object), methods=["POST"]),
             Route(objects + "/search", w(self.search), methods=["POST"]),
+            Route(objects + "/batch/create", w(self.batch_create), methods=["POST"]),
+            Route(objects + "/batch/update", w(self.batch_update), methods=["POST"]),
             Route(objects + "/{record_id}", w(self.get_object), methods=["GET"]),
             Route(objects + "/{record_id}", w(self.update_object), methods=["PATCH"]),
             Route(objects + "/{record_id}", w(self.archive_object), methods=["DELETE"]),
