@@ -167,3 +167,50 @@ def test_a_page_at_the_floor_is_not_shrunk(client: Client) -> None:
         with pytest.raises(e.ProviderTimeoutError):
             client.crm.deals.list(connection_id=cid, limit=10)
         assert _limits(server, "/v1/deals") == [10, 10, 10]
+
+
+CANARY_KEY = "sk_toy_canary_9f8e7d6c5b4a"
+
+
+def test_a_plugins_item_errors_are_redacted_like_every_error(db_url: str) -> None:
+    """A batch answer that echoes the connection's key in an item's error (message, provider message, details)
+    reaches the caller redacted, as every error the pipeline builds."""
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from tests.toy.server import ToyServer
+    from tests.toy.toy_plugin import ToyDeals, ToyProvider
+    from unified_sdk.provider import Category, OperationContext, OperationFlow, ProviderRequest, item_error
+
+    class EchoingDeals(ToyDeals):
+        batch_size = 10
+
+        def create_many(self, ctx: OperationContext, items: Sequence[Mapping[str, Any]]) -> OperationFlow[list[Any]]:
+            yield ProviderRequest("GET", "/items", params={"n": 1})
+            return [
+                item_error(
+                    Category.VALIDATION,
+                    f"value rejected for key {CANARY_KEY}",
+                    provider_message=f"echo {CANARY_KEY}",
+                    details={"fields": ["name"], "echo": [CANARY_KEY]},
+                )
+                for _ in items
+            ]
+
+    class EchoingToy(ToyProvider):
+        name = "echoing"
+        adapters = {"crm.deals": f"{__name__}:_ECHOING"}
+
+    globals()["_ECHOING"] = EchoingDeals
+    with ToyServer() as server, Client(database_url=db_url, providers={"echoing": EchoingToy}) as client:
+        conn = client.connections.create(
+            provider="echoing", credentials={"api_key": CANARY_KEY}, config={"base_url": server.url}
+        )
+        result = client.crm.deals.create_many(connection_id=conn.id, data=[{"name": "a"}, {"name": "b"}])
+        assert [item.ok for item in result] == [False, False]
+        for item in result.failed:
+            error = item.error
+            assert error is not None and isinstance(error, e.ValidationError)
+            shown = f"{error} {error!r} {error.provider_message} {error.details}"
+            assert CANARY_KEY not in shown
+            assert error.connection_id == conn.id

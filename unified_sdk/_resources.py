@@ -24,6 +24,7 @@ from unified_sdk._outcome import Category
 from unified_sdk._pagination import AsyncPage, Page, check_page_size
 from unified_sdk._paths import check_id
 from unified_sdk._pipeline import Blocking, Call, CallOptions, Flow, checked, operation_flow
+from unified_sdk._redact import redact_text, redact_value
 from unified_sdk.errors import (
     ConfigurationError,
     NotFoundError,
@@ -260,6 +261,10 @@ class ResourceFlows(Generic[M]):
         written = yield from self._run(
             connection_id, method, lambda a, c: getattr(a, method)(c.ctx, items), None, None, timeout
         )
+        if isinstance(written, list):
+            cached = self.runtime.cached_record(connection_id)
+            secrets = cached.secrets if cached is not None else []
+            written = [_redacted(w, secrets, connection_id) if isinstance(w, UnifiedError) else w for w in written]
         if not isinstance(written, list) or len(written) != len(items):
             raise ProviderError(
                 f"{self.resource}.{method} returned {len(written) if isinstance(written, list) else 'no'} results "
@@ -359,6 +364,19 @@ def _check_idempotency_key(call: Call, key: str) -> None:
             connection_id=call.conn.id,
             hint="use a UUID or your own stable id for the write (e.g. the order id)",
         )
+
+
+def _redacted(error: UnifiedError, secrets: Sequence[str], connection_id: str) -> UnifiedError:
+    """A plugin's per-item error, redacted like every error the pipeline builds (item bodies echo values)."""
+    error.message = redact_text(error.message, secrets)
+    error.args = (error.message,)
+    if error.provider_message:
+        error.provider_message = redact_text(error.provider_message, secrets)
+    if error.hint:
+        error.hint = redact_text(error.hint, secrets)
+    error.details = redact_value(dict(error.details), secrets)
+    error.connection_id = error.connection_id or connection_id
+    return error
 
 
 def _sequence(data: Any, method: str) -> Sequence[Any]:
