@@ -32,7 +32,7 @@ from unified_sdk.testing._oauth import (
     oauth_routes,
     pkce_challenge,
 )
-from unified_sdk.testing._paging import PagingFake, PagingReport, check_exact_paging
+from unified_sdk.testing._paging import PagingFake, PagingReport, check_exact_paging, paging_cases
 from unified_sdk.testing._proxy import LossyProxy, ProxiedRequest
 from unified_sdk.testing._server import LocalServer, run_forever
 
@@ -60,6 +60,7 @@ __all__ = [
     "configure_integration",
     "configure_integration_async",
     "oauth_routes",
+    "paging_cases",
     "pkce_challenge",
     "run_forever",
     "set_clock",

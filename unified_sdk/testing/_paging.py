@@ -121,3 +121,25 @@ def check_exact_paging(
     added = [i for i in second if i not in known]
     assert len(added) <= add_during_walk, f"{where}: {len(added)} unknown records returned, {add_during_walk} added"
     return PagingReport(first, pages, added)
+
+
+def paging_cases(max_limit: int, *, max_total: int = 1500, max_pages: int = 25) -> Any:
+    """A hypothesis strategy of ``(total, limit, added)`` for :func:`check_exact_paging`.
+
+    ``limit`` runs from 1 to the provider's ``max_limit``; ``total`` up to ``max_total`` but at most
+    ``max_pages`` pages (a walk stays fast); ``added`` records during the walk: none, one, a page,
+    or two pages and one. Needs hypothesis (a test dependency)::
+
+        @given(case=paging_cases(100))
+        def test_paging(case): total, limit, added = case; ...
+    """
+    from hypothesis import strategies as st
+
+    @st.composite
+    def cases(draw: st.DrawFn) -> tuple[int, int, int]:
+        limit = draw(st.integers(1, max_limit))
+        total = draw(st.integers(0, min(max_total, max_pages * limit)))
+        added = draw(st.sampled_from((0, 1, limit, 2 * limit + 1)))
+        return total, limit, added
+
+    return cases()

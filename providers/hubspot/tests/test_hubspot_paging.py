@@ -14,7 +14,7 @@ from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import Client
 from unified_sdk.errors import ValidationError
-from unified_sdk.testing import check_exact_paging
+from unified_sdk.testing import check_exact_paging, paging_cases
 
 MAX = HubSpotObjectAdapter.max_page_size
 
@@ -30,14 +30,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Fake
         yield client, hubspot, connect_api_key(client, hubspot).id
 
 
-@st.composite
-def cases(draw: st.DrawFn) -> tuple[int, int, int]:
-    limit = draw(st.integers(1, MAX))
-    total = draw(st.integers(0, min(1500, 25 * limit)))
-    added = draw(st.sampled_from((0, 1, limit, 2 * limit + 1)))
-    return total, limit, added
-
-
 def test_limit_above_the_list_maximum_is_refused(env: tuple[Client, FakeHubSpot, str]) -> None:
     client, hubspot, connection_id = env
     before = len(hubspot.received_requests)
@@ -49,7 +41,7 @@ def test_limit_above_the_list_maximum_is_refused(env: tuple[Client, FakeHubSpot,
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=cases())
+@given(case=paging_cases(MAX))
 @example(case=(1000, 100, 0))
 @example(case=(200, 100, 5))  # a page boundary on the last record
 @example(case=(0, 1, 0))

@@ -13,7 +13,7 @@ from unified_sdk_salesforce.crm._base import SObjectAdapter
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client
-from unified_sdk.testing import check_exact_paging
+from unified_sdk.testing import check_exact_paging, paging_cases
 
 MAX = SObjectAdapter.max_page_size
 
@@ -25,21 +25,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Fake
         yield client, sf, connect(client, sf).id
 
 
-@st.composite
-def cases(draw: st.DrawFn) -> tuple[int, int, int]:
-    limit = draw(st.integers(1, MAX))
-    # At most ~25 pages per walk keeps an example fast; totals still reach 1,500.
-    total = draw(st.integers(0, min(1500, 25 * limit)))
-    added = draw(st.sampled_from((0, 1, limit, 2 * limit + 1)))
-    return total, limit, added
-
-
 def test_limit_bounds_are_the_batch_bounds() -> None:
     assert MAX == 2000
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=cases())
+@given(case=paging_cases(MAX))
 @example(case=(1000, 100, 0))  # the issue: 900 records, then INVALID_QUERY_LOCATOR
 @example(case=(1000, 100, 150))
 @example(case=(400, 200, 0))  # a page boundary on the last record

@@ -14,7 +14,7 @@ from unified_sdk_sandbox.fake import SandboxServer
 
 from unified_sdk import Client
 from unified_sdk.errors import ValidationError
-from unified_sdk.testing import check_exact_paging
+from unified_sdk.testing import check_exact_paging, paging_cases
 
 MAX = SandboxObjectAdapter.max_page_size
 
@@ -29,14 +29,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Sand
         yield client, server, connect_api_key(client, server).id
 
 
-@st.composite
-def cases(draw: st.DrawFn) -> tuple[int, int, int]:
-    limit = draw(st.integers(1, MAX))
-    total = draw(st.integers(0, min(1500, 25 * limit)))
-    added = draw(st.sampled_from((0, 1, limit, 2 * limit + 1)))
-    return total, limit, added
-
-
 def test_limits_outside_the_sandbox_page_are_refused(env: tuple[Client, SandboxServer, str]) -> None:
     client, server, connection_id = env
     before = len(server.received_requests)
@@ -48,7 +40,7 @@ def test_limits_outside_the_sandbox_page_are_refused(env: tuple[Client, SandboxS
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=cases())
+@given(case=paging_cases(MAX))
 @example(case=(1000, 100, 0))
 @example(case=(200, 100, 5))  # a page boundary on the last record
 @example(case=(0, 1, 0))
