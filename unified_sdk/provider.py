@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -58,11 +58,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from unified_sdk._outcome import Category, HealthSignal, Outcome, category_for_status
 from unified_sdk._paths import build_path, check_id
 from unified_sdk._retry import may_have_been_sent, parse_retry_after
-from unified_sdk.errors import UnifiedError, error_class_for
+from unified_sdk.errors import NotSupportedError, UnifiedError, ValidationError, error_class_for
 
 if TYPE_CHECKING:
     import httpx2
 
+    from unified_sdk import _convert as convert
     from unified_sdk._actions import ActionRule
 
 __all__ = [
@@ -70,10 +71,13 @@ __all__ = [
     "Category",
     "Credentials",
     "CrmObjectAdapter",
+    "FieldMap",
     "HealthSignal",
     "ListQuery",
     "ListResult",
+    "MappedField",
     "OAuth2Spec",
+    "ObjectAdapter",
     "OperationContext",
     "OperationFlow",
     "Outcome",
@@ -87,6 +91,7 @@ __all__ = [
     "build_path",
     "category_for_status",
     "check_id",
+    "convert",
     "item_error",
     "parse_retry_after",
 ]
@@ -451,6 +456,150 @@ class CrmObjectAdapter(ReadOnlyAdapter[M]):
         raise NotImplementedError
 
 
+@dataclass(frozen=True, slots=True)
+class MappedField:
+    """One unified field that is one provider field: ``MappedField("amount", "Amount", read=convert.decimal)``."""
+
+    unified: str
+    """The unified model's field name."""
+    provider: str
+    """The provider's field (property, column) name."""
+    read: Callable[[Any], Any] | None = None
+    """Provider value -> unified value (``None``: the :class:`FieldMap`'s ``default_read``, else as is)."""
+    write: Callable[[Any], Any] | None = None
+    """Unified value -> provider value, for values that are not ``None`` (``None`` is written as ``None``,
+    which clears the field); ``None``: as is."""
+    writable: bool = True
+    """Whether a write may set it (``False`` for fields the provider computes, e.g. a full name)."""
+
+
+class FieldMap:
+    """A resource's one-to-one fields as data: which provider field each unified field is, and how values convert.
+
+    The fields that are not one-to-one (a stage with its label, an address spread over several fields,
+    lists a provider stores as one value) stay in the adapter's :meth:`ObjectAdapter.to_unified` /
+    :meth:`ObjectAdapter.to_provider`, around the map::
+
+        FIELDS = FieldMap(
+            MappedField("name", "dealname"),
+            MappedField("amount", "amount", read=convert.decimal, write=convert.decimal_text),
+            default_read=convert.text,
+        )
+        FIELDS.read(properties)        # {"name": ..., "amount": Decimal(...)}
+        FIELDS.write({"amount": 5})    # {"amount": "5"}
+
+    A bare ``(unified, provider)`` pair is a field read and written as is.
+    """
+
+    __slots__ = ("_by_provider", "_by_unified", "_reads", "fields", "provider_names", "writable")
+
+    def __init__(
+        self, *fields: MappedField | tuple[str, str], default_read: Callable[[Any], Any] | None = None
+    ) -> None:
+        self.fields = tuple(f if isinstance(f, MappedField) else MappedField(*f) for f in fields)
+        self.provider_names: tuple[str, ...] = tuple(dict.fromkeys(f.provider for f in self.fields))
+        """Every provider field the map reads, once each, in order (to select or request them)."""
+        self.writable: frozenset[str] = frozenset(f.unified for f in self.fields if f.writable)
+        """The unified fields :meth:`write` sets."""
+        self._reads = tuple((f.unified, f.provider, f.read or default_read) for f in self.fields)
+        self._by_unified = {f.unified: f for f in self.fields if f.writable}
+        self._by_provider = {f.provider: f.unified for f in self.fields}
+
+    def read(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """The unified values of a provider record's fields (a missing field reads as ``None``)."""
+        get = source.get
+        return {u: (convert(get(p)) if convert is not None else get(p)) for u, p, convert in self._reads}
+
+    def write(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The provider fields of the writable unified fields present in ``data``; others are left out."""
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            found = self._by_unified.get(name)
+            if found is not None:
+                out[found.provider] = value if value is None or found.write is None else found.write(value)
+        return out
+
+    def provider_name(self, unified: str) -> str | None:
+        """The provider field of unified field ``unified`` (``None`` when the map has none)."""
+        found = self._by_unified.get(unified)
+        return found.provider if found is not None else None
+
+    def unified_name(self, provider: str) -> str | None:
+        """The unified field provider field ``provider`` holds (``None`` when the map has none)."""
+        return self._by_provider.get(provider)
+
+
+class ObjectAdapter(CrmObjectAdapter[M]):
+    """The base of every CRM object adapter (deals, contacts, companies): one pair of translation hooks.
+
+    A plugin has one subclass per provider API shape that says how records travel (paths, bodies,
+    paging: :meth:`list`, :meth:`get`, :meth:`create`, …), and one subclass of that per resource which
+    only translates, with the same two hooks on every provider:
+
+    - :meth:`to_unified`: one provider record as the unified model;
+    - :meth:`to_provider`: the unified fields a write sets as the provider's write fields.
+
+    Both are pure (no requests), so they are cheap to test for every value. What translating needs
+    from the provider besides the record comes from two optional flows the transport calls:
+    :meth:`lookups` (e.g. stage labels for a page of deals) and :meth:`resolve` (e.g. a stage label
+    written as ``stage=`` -> its ``stage_id``). The transport reaches them through :meth:`unify`
+    and :meth:`provider_fields`. One-to-one fields are written as data in a :class:`FieldMap`
+    (:attr:`mapping`), values converted with ``unified_sdk.provider.convert``.
+    """
+
+    mapping: ClassVar[FieldMap] = FieldMap()
+    """The resource's one-to-one fields (see :class:`FieldMap`)."""
+
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> M:
+        """One provider record as the unified model (``raw=record``); ``lookups`` is what :meth:`lookups` returned."""
+        raise NotImplementedError
+
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The unified fields in ``data`` (only those the caller set; nested values are dicts) as provider fields.
+
+        Raise :class:`~unified_sdk.errors.ValidationError` (``details={"fields": [...]}``) for values
+        the provider cannot store; nothing has been sent yet."""
+        raise NotImplementedError
+
+    def lookups(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
+        """Read what :meth:`to_unified` needs for ``records`` besides themselves (default: nothing, ``None``)."""
+        return None
+        yield  # pragma: no cover - makes this a generator
+
+    def resolve(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[Mapping[str, Any]]:
+        """Turn what a caller may write by name into what :meth:`to_provider` writes (e.g. ``stage`` -> ``stage_id``),
+        reading the provider if needed. Default: ``data`` unchanged."""
+        return data
+        yield  # pragma: no cover - makes this a generator
+
+    # -- what the transport calls ------------------------------------------------------------------------
+    def unify(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[list[M]]:
+        """Provider records as unified models: :meth:`lookups` once, then :meth:`to_unified` per record."""
+        found = yield from self.lookups(ctx, records)
+        to_unified = self.to_unified
+        return [to_unified(record, found) for record in records]
+
+    def provider_fields(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
+        """A write's provider fields: :meth:`resolve`, then :meth:`to_provider`."""
+        resolved = yield from self.resolve(ctx, data)
+        return self.to_provider(resolved)
+
+    def provider_fields_each(
+        self, ctx: OperationContext, items: Sequence[Mapping[str, Any]]
+    ) -> OperationFlow[list[dict[str, Any] | UnifiedError]]:
+        """Each batch item's provider fields, as :meth:`provider_fields`; an item it refuses (``ValidationError``,
+        ``NotSupportedError``) gets its error instead, so one bad item never stops the batch."""
+        out: list[dict[str, Any] | UnifiedError] = []
+        for data in items:
+            try:
+                out.append((yield from self.provider_fields(ctx, data)))
+            except (ValidationError, NotSupportedError) as exc:
+                if exc.status is not None:  # the provider refused a lookup: not this item's fault
+                    raise
+                out.append(exc)
+        return out
+
+
 class Provider(ABC):
     """Base class of every provider plugin. Subclass it and register it as an entry point.
 
@@ -692,3 +841,12 @@ def _short(text: str, limit: int = 300) -> str | None:
     if not text:
         return None
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def __getattr__(name: str) -> Any:
+    # ``convert`` needs the unified models (pydantic): imported when a plugin first asks for it.
+    if name == "convert":
+        from unified_sdk import _convert
+
+        return _convert
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
