@@ -109,12 +109,13 @@ def timestamp(value: Any) -> datetime | None:
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000, UTC)
+    elif isinstance(value, str) and value.isdigit():
+        # Before ISO parsing: Python reads 13 digits as a "basic format" date (1706702400000 -> year 1706).
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
     else:
         try:
             parsed = _fromiso(value)
         except (TypeError, ValueError):
-            if isinstance(value, str) and value.isdigit():
-                return datetime.fromtimestamp(int(value) / 1000, UTC)
             return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
