@@ -139,3 +139,44 @@ def test_refresh_is_single_flight_across_processes(database: str) -> None:
         assert server.token_requests == {"authorization_code": 1, "refresh_token": 1}
         assert client.connections.get(cid).health == Health.HEALTHY
         client.close()
+
+
+def test_a_postgres_lock_held_elsewhere_is_a_bounded_wait_then_a_clear_error(postgres_url: str) -> None:
+    """A lock another session holds for long (a migration, a stuck transaction) is waited for as long as
+    SQLite's busy timeout, then fails as ``locked``; it never hangs the caller. Once released, all works."""
+    import threading
+
+    name = f"lock_{os.getpid()}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    key = Fernet.generate_key().decode()
+    with Client(database_url=url, secret_key=key, providers={"toy": ToyProvider}) as client:
+        cid = client.connections.create(provider="toy", credentials={"api_key": "sk_live_lockwait1"}).id
+        holder = sa.create_engine(url)
+        outcome: list[BaseException | str] = []
+
+        def update() -> None:
+            try:
+                client.connections.update(cid, config={"x": 1})
+                outcome.append("updated")
+            except BaseException as exc:  # handed to the test thread
+                outcome.append(exc)
+
+        with holder.connect() as held:
+            held.execute(sa.text("LOCK TABLE unified_connections IN ACCESS EXCLUSIVE MODE"))
+            worker = threading.Thread(target=update, daemon=True)
+            worker.start()
+            worker.join(60)  # a hang guard, not a timing assert: the bound is BUSY_TIMEOUT (5 s)
+            hung = worker.is_alive()
+            held.rollback()
+        holder.dispose()
+        assert not hung, "the update waited for the lock without bound"
+        assert len(outcome) == 1 and isinstance(outcome[0], StorageError)
+        assert outcome[0].details["cause"] == "locked" and outcome[0].retryable
+        assert client.connections.get(cid).config == {}  # nothing half-written
+        client.connections.update(cid, config={"x": 1})
+        assert client.connections.get(cid).config == {"x": 1}

@@ -27,7 +27,8 @@ from unified_sdk.errors import StorageError
 if TYPE_CHECKING:
     from unified_sdk._bookkeeping import ConnectionUpdate
 
-#: How long a SQLite statement waits for another connection's lock before failing with "database is locked".
+#: How long a statement waits for another connection's lock before failing with "database is locked"
+#: (SQLite's busy timeout; PostgreSQL's ``lock_timeout``).
 #: In WAL mode readers never wait for writers, and our write transactions last milliseconds, so 5 s rides out
 #: any ordinary contention while a lock held for long (another process, a backup) becomes a clear error
 #: instead of a 30 s stall. Bookkeeping writes use a shorter wait and retry in the background.
@@ -174,6 +175,10 @@ class Store:
                 sa.event.listen(engine, "connect", _sqlite_pragmas)
                 # Take the write lock at BEGIN, so read-then-write transactions never deadlock.
                 sa.event.listen(engine, "begin", _sqlite_begin)
+            elif engine.dialect.name == "postgresql":
+                # A lock held elsewhere (another process's transaction, a migration) is waited for as long
+                # as SQLite's busy timeout, then fails as "locked": never an unbounded wait.
+                sa.event.listen(engine, "begin", _postgres_begin)
             metadata.create_all(engine)
             return engine
         except SQLAlchemyError as exc:
@@ -395,6 +400,11 @@ def _sqlite_begin(conn: SAConnection) -> None:
         info["unified_busy_ms"] = busy_ms
     # Reads take no lock; writes take the write lock at BEGIN, so read-then-write never deadlocks.
     conn.exec_driver_sql("BEGIN" if options.get("unified_read") else "BEGIN IMMEDIATE")
+
+
+def _postgres_begin(conn: SAConnection) -> None:
+    busy_ms = int(conn.get_execution_options().get("unified_busy_ms", _BUSY_MS))
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {busy_ms}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
