@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from unified_sdk_sandbox.fake import SandboxServer
 
 from unified_sdk import AsyncClient, Client, Connection, Event, Health
-from unified_sdk.errors import AuthenticationError, StorageError
+from unified_sdk.errors import AuthenticationError, StorageError, ValidationError
 from unified_sdk.testing import sqlite_client
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,3 +298,30 @@ def test_a_garbage_collected_unclosed_client_warns_and_keeps_its_rows(tmp_path: 
         del client
         gc.collect()
     assert _rows(db) == 5
+
+
+def test_a_provider_answer_postgres_would_refuse_still_gets_its_log_row(postgres_url: str, fake: SandboxServer) -> None:
+    """A hostile or odd answer (an error message holding a NUL character, a 300-character request id) is
+    stored, made safe, instead of making PostgreSQL refuse the whole batch of rows it was written with."""
+    name = f"odd_{os.getpid()}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    odd = {"error": {"type": "invalid_request", "message": "bad\u0000value", "request_id": "r" * 300}}
+    from cryptography.fernet import Fernet
+
+    with Client(database_url=url, secret_key=Fernet.generate_key().decode()) as client:
+        conn = client.connections.create(provider="sandbox", credentials={"api_key": fake.api_key}, config=fake.config)
+        fake.inject(status=400, times=1, body=odd)
+        with pytest.raises(ValidationError):
+            client.crm.deals.list(connection_id=conn.id, limit=2)
+        client.crm.deals.list(connection_id=conn.id, limit=2)
+        assert client.stats().call_logs_dropped == 0
+        rows = client.logs.list(connection_id=conn.id)
+        assert sorted(r.status for r in rows if r.status is not None) == [200, 400]
+        refused = next(r for r in rows if r.status == 400)
+        assert refused.provider_request_id is not None and len(refused.provider_request_id) <= 255
+        assert "\x00" not in (refused.response_body or "") + (refused.error or "")

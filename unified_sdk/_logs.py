@@ -88,7 +88,7 @@ def build_row(
     def body(raw: bytes | None) -> str | None:
         if not raw:
             return None
-        return redact_text(truncate(raw[: BODY_LIMIT * 2].decode("utf-8", "replace"), BODY_LIMIT), secrets)
+        return _storable(redact_text(truncate(raw[: BODY_LIMIT * 2].decode("utf-8", "replace"), BODY_LIMIT), secrets))
 
     return {
         "id": log_id,
@@ -107,7 +107,14 @@ def build_row(
         "request_body": body(request_body),
         "response_headers": redact_headers(response_headers, secrets) if response_headers is not None else None,
         "response_body": body(response_body),
-        "error": redact_text(error, secrets) if error else None,
-        "provider_request_id": provider_request_id,
+        "error": _storable(redact_text(error, secrets)) if error else None,
+        # A provider's value: as long and odd as it likes, but the column holds 255 characters.
+        "provider_request_id": _storable(provider_request_id)[:255] if provider_request_id else None,
         "created_at": created_at,
     }
+
+
+def _storable(text: str) -> str:
+    """``text`` as every database stores it: PostgreSQL refuses NUL characters (and with them the whole
+    batch of rows), so a provider's NUL (e.g. in a binary body or an error message) becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
