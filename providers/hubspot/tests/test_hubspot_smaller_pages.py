@@ -123,3 +123,18 @@ async def test_async_search_listing_continues_after_a_timed_out_page(tmp_path: P
     assert sorted(i for _, i in names) == [int(i) for i in _stored(fake)]
     assert names == sorted(names, key=lambda n: ((n[0] or "").lower(), n[1]))
     assert fake.page_sizes("deals/search") == [100, 100, 100, 50, 100, 100]
+
+
+def test_a_search_page_without_a_limit_is_retried_at_half_its_size(client: Client, fake: FakeHubSpot) -> None:
+    # Without a limit a search page holds 200 records (HubSpot's search maximum), twice the list
+    # endpoint's 100: the smaller page halves what was asked (100), not the list endpoint's size.
+    fake.seed(deals=450)
+    conn = connect_api_key(client, fake)
+    expected = [d.id for d in client.crm.deals.list(connection_id=conn.id, sort="name")]
+    before = len(fake.page_sizes("deals/search"))
+    fake.slow_pages(150, times=3)
+
+    ids = [d.id for d in client.crm.deals.list(connection_id=conn.id, sort="name")]
+
+    assert ids == expected and sorted(ids, key=lambda i: int(i or 0)) == _stored(fake)
+    assert fake.page_sizes("deals/search")[before:] == [200, 200, 200, 100, 200, 200]
