@@ -92,13 +92,13 @@ class ResourceFlows(Generic[M]):
         return prepared
 
     def list(self, connection_id: str, query: ListQuery, timeout: float | None = None) -> Flow[ListResult[M]]:
-        largest: list[int] = []  # the adapter's page size, for a smaller retry of a page without a limit
+        largest: list[int] = []  # the size the page asked for, for a smaller retry of a page without a limit
 
         def page(query: ListQuery, timeout: float | None) -> Flow[ListResult[M] | None]:
             def make(adapter: Any, call: Call) -> Any:
                 checked(call, check_page_size, query.limit, adapter.max_page_size)  # before the adapter builds anything
                 checked(call, check_list, call.provider.name, self.resource, adapter, query)
-                largest.append(adapter.max_page_size)
+                largest.append(query.limit or adapter.page_size(query))
                 return adapter.list(call.ctx, query)
 
             return self._run(connection_id, "list", make, timeout=timeout)

@@ -387,6 +387,15 @@ class ReadOnlyAdapter(Generic[M]):
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
 
+    def page_size(self, query: ListQuery) -> int:
+        """How many records one page of ``query`` asks for when ``query.limit`` is ``None``.
+
+        Default: :attr:`max_page_size`. Override it when :meth:`list` picks another size for some
+        listings (e.g. a search endpoint with a larger page than the list endpoint's): when a page
+        times out, the core asks again for half of this many.
+        """
+        return self.max_page_size
+
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
         """One page: yield the provider request(s), return a :class:`ListResult` of unified models.
 

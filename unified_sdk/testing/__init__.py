@@ -22,7 +22,7 @@ from unified_sdk.testing._clients import (
     sqlite_client,
 )
 from unified_sdk.testing._conformance import HOSTILE_IDS, check_hostile_ids_refused
-from unified_sdk.testing._faults import FAULTS, Fault, FaultInjector
+from unified_sdk.testing._faults import FAULTS, SLOW_PAGE_ANSWERS, Fault, FaultInjector, SlowPages
 from unified_sdk.testing._oauth import (
     AuthorizationServer,
     OAuthClient,
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_REDIRECT_URI",
     "FAULTS",
     "HOSTILE_IDS",
+    "SLOW_PAGE_ANSWERS",
     "AuthorizationServer",
     "Fault",
     "FaultInjector",
@@ -51,6 +52,7 @@ __all__ = [
     "PagingFake",
     "PagingReport",
     "ProxiedRequest",
+    "SlowPages",
     "TokenInfo",
     "TokenStatus",
     "authorize",

@@ -181,3 +181,58 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str, head
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+SLOW_PAGE_ANSWERS = frozenset({"gateway_timeout", "stall"})
+"""How every fake can answer a page too big to serve in time: ``gateway_timeout`` (a 504 with the
+provider's gateway body) or ``stall`` (no answer until ``timeout_delay``, later than the client waits,
+then a 504). A fake may add its own (Salesforce: ``query_timeout``)."""
+
+
+@dataclass
+class SlowPages:
+    """A fake's record of the page sizes its listings asked for, and its rule for pages too big to serve.
+
+    Under load, providers time out on big pages (a report over too much data: a 504 from their
+    gateway, or no answer before the client gives up) and answer smaller ones; asking for fewer
+    records is the remedy. A fake calls :meth:`meet` with each listing page it receives (after
+    authentication) and plays the answer it returns, if any.
+    """
+
+    larger_than: int | None = None
+    """Pages asking for more records than this time out; ``None``: none does."""
+    answer: str = "gateway_timeout"
+    remaining: int | None = None
+    """How many more big pages time out before the rule ends; ``None``: every one."""
+    _sizes: list[tuple[str, int]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, larger_than: int | None, *, answer: str, times: int | None, answers: frozenset[str]) -> None:
+        """Start (or, with ``larger_than=None``, end) the rule; ``answers`` are the ones the fake can play."""
+        if larger_than is not None and (isinstance(larger_than, bool) or not isinstance(larger_than, int)):
+            raise TypeError("larger_than must be an int or None")
+        if larger_than is not None and larger_than < 0:
+            raise ValueError("larger_than must be at least 0")
+        if answer not in answers:
+            raise ValueError(f"unknown answer {answer!r}; expected one of {sorted(answers)}")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None: every big page)")
+        with self._lock:
+            self.larger_than, self.answer, self.remaining = larger_than, answer, times
+
+    def meet(self, listing: str, size: int) -> str | None:
+        """Record one page of ``listing`` asking for ``size`` records; how it times out, or ``None``."""
+        with self._lock:
+            self._sizes.append((listing, size))
+            if self.larger_than is None or size <= self.larger_than:
+                return None
+            if self.remaining is not None:
+                self.remaining -= 1
+                if self.remaining == 0:
+                    self.larger_than = self.remaining = None
+            return self.answer
+
+    def sizes(self, listing: str | None = None) -> list[int]:
+        """The page sizes asked for (of ``listing`` only, if given), in arrival order."""
+        with self._lock:
+            return [size for name, size in self._sizes if listing is None or name == listing]

@@ -4,7 +4,8 @@ Salesforce answers errors with a JSON array ``[{"message", "errorCode",
 "fields"}]`` (the OAuth endpoints with ``{"error", "error_description"}``).
 The ``errorCode`` decides the category where the status alone would mislead:
 a spent daily allocation is 403 ``REQUEST_LIMIT_EXCEEDED`` (rate limited, not
-a permission problem), and a duplicate is 400 ``DUPLICATE_VALUE`` (a conflict).
+a permission problem), a duplicate is 400 ``DUPLICATE_VALUE`` (a conflict), and a query the
+database gave up on is 400 ``QUERY_TIMEOUT`` (a timeout: a listing retries it with a smaller page).
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ CODES: Mapping[str, tuple[Category, str]] = {
     "UNABLE_TO_LOCK_ROW": (Category.CONFLICT, "another transaction holds the record; retry shortly"),
     "STORAGE_LIMIT_EXCEEDED": (Category.REQUEST_FAILED, "the org's data storage is full"),
     "METHOD_NOT_ALLOWED": (Category.METHOD_NOT_ALLOWED, "this resource does not allow the method"),
+    # Salesforce's own "page too big or too slow": the database gave up on the query (a 400, yet no
+    # fault of the request's form). A timeout, so it is retried and a listing asks again for a smaller page.
+    "QUERY_TIMEOUT": (
+        Category.TIMEOUT,
+        "the SOQL query ran too long in Salesforce (a page over many records, or filters on unindexed "
+        "fields); ask for smaller pages or narrow the listing with filters such as updated_after",
+    ),
     "SERVER_UNAVAILABLE": (Category.PROVIDER_ERROR, "Salesforce is temporarily unavailable; retry later"),
     "UNKNOWN_EXCEPTION": (Category.PROVIDER_ERROR, "Salesforce failed; retry later"),
 }

@@ -130,6 +130,15 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         return [to_model(r, extra, with_associations) for r in records]
 
     # -- operations ---------------------------------------------------------------------------------------
+    def page_size(self, query: ListQuery) -> int:
+        """A search page (sorted or filtered listing) holds up to 200 records, a list page 100."""
+        searching = query.sort or query.updated_after or query.filters
+        return (
+            SEARCH_LIMIT
+            if searching or (query.cursor or "").startswith((_SORTED_PREFIX, _CURSOR_PREFIX))
+            else LIST_LIMIT
+        )
+
     def list(self, ctx: OperationContext, query: ListQuery) -> OperationFlow[ListResult[M]]:
         """One page: ``after`` paging, or a search on the modification time when ``updated_after`` is set."""
         if query.sort is not None or (query.cursor or "").startswith(_SORTED_PREFIX):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections import Counter
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from unified_sdk.testing import SlowPages
 from unified_sdk_hubspot.fake._errors import (
     correlation_id,
     error_body,
@@ -65,8 +67,12 @@ class HubSpotApp:
         search_limit_per_second: int | None,
         daily_limit: int,
         search_ceiling: int,
+        slow_pages: SlowPages | None = None,
+        stall: Callable[[], float] = lambda: 5.0,
     ) -> None:
         self.store = store
+        self.slow_pages = slow_pages or SlowPages()
+        self.stall = stall
         self.auth = auth
         self.interval_ms = interval_ms
         self.ten_second_limit = ten_second_limit
@@ -191,6 +197,22 @@ class HubSpotApp:
             )
         return limit
 
+    async def _serve_page(self, listing: str, size: int, headers: Mapping[str, str]) -> None:
+        """Count one listing page; :class:`_Denied` with a gateway timeout when it is too big to serve in time."""
+        answer = self.slow_pages.meet(listing, size)
+        if answer is None:
+            return
+        if answer == "stall":
+            await asyncio.sleep(self.stall())  # longer than the client waits
+        if answer == "gateway_timeout_html":
+            # What HubSpot's edge answers when the API behind it gave up: a page, not HubSpot's JSON.
+            page = (
+                b"<html><head><title>504 Gateway Time-out</title></head>"
+                b"<body><h1>504 Gateway Time-out</h1></body></html>"
+            )
+            raise _Denied(Response(page, status_code=504, media_type="text/html"))
+        raise _Denied(error_response(504, error_body(504, category="TIMEOUT", message="Gateway Timeout"), headers))
+
     def _record_json(
         self,
         object_type: str,
@@ -245,6 +267,7 @@ class HubSpotApp:
             if not after_raw.isdigit():
                 raise _Denied(error_response(400, error_body(400, message=f"Invalid paging cursor: {after_raw}")))
             after = int(after_raw)
+        await self._serve_page(object_type, limit, headers)
         properties = self._list_param(request, "properties")
         associations = self._list_param(request, "associations")
         records, next_after = self.store.page(object_type, after, limit)
@@ -505,6 +528,7 @@ class HubSpotApp:
             matchers = [[_matcher(f, defs) for f in g.get("filters") or []] for g in groups]
         except ValueError as exc:
             return error_response(400, error_body(400, message=str(exc)), headers)
+        await self._serve_page(f"{object_type}/search", limit, headers)
         query = str(body.get("query") or "").lower()
         found = [
             r

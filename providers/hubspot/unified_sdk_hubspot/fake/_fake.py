@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from unified_sdk.testing import Fault, LocalServer
+from unified_sdk.testing import SLOW_PAGE_ANSWERS, Fault, LocalServer, SlowPages
 from unified_sdk_hubspot.fake._app import HubSpotApp
 from unified_sdk_hubspot.fake._errors import error_body, rate_limit_body
 from unified_sdk_hubspot.fake._oauth import HubSpotAuth
@@ -25,6 +25,9 @@ ALL_SCOPES: tuple[str, ...] = (
     "crm.objects.owners.read",
     "crm.schemas.deals.read",
 )
+
+#: How a page too big to serve in time can be answered (see :meth:`FakeHubSpot.slow_pages`).
+_SLOW_PAGE_ANSWERS = SLOW_PAGE_ANSWERS | {"gateway_timeout_html"}
 
 
 class FakeHubSpot(LocalServer):
@@ -82,6 +85,7 @@ class FakeHubSpot(LocalServer):
         )
         self.api_key = api_key or "pat-na1-" + secrets.token_hex(16)
         self.auth.private_tokens[self.api_key] = tuple(api_key_scopes)
+        self._slow_pages = SlowPages()
         self.app = HubSpotApp(
             self.store,
             self.auth,
@@ -90,6 +94,8 @@ class FakeHubSpot(LocalServer):
             search_limit_per_second=search_limit_per_second,
             daily_limit=daily_limit,
             search_ceiling=search_ceiling,
+            slow_pages=self._slow_pages,
+            stall=lambda: self.faults.timeout_delay,
         )
 
     def build_app(self) -> Any:
@@ -139,6 +145,22 @@ class FakeHubSpot(LocalServer):
     def expire_access_tokens(self) -> None:
         """Make every OAuth access token issued so far expired (the API answers EXPIRED_AUTHENTICATION)."""
         self.auth.expire_access_tokens()
+
+    def slow_pages(self, larger_than: int | None, *, answer: str = "gateway_timeout", times: int | None = None) -> None:
+        """From now on, listing pages asking for more than ``larger_than`` records time out, as big pages
+        do under load; smaller pages are served. ``None`` ends the rule.
+
+        ``answer``: ``gateway_timeout`` (504 with HubSpot's JSON error body), ``gateway_timeout_html``
+        (504 with an HTML page, as HubSpot's edge sends) or ``stall`` (no answer for ``faults.timeout_delay``
+        seconds, then a 504). ``times``: how many big pages time out before the rule ends (default: all).
+        Applies to ``GET /crm/v3/objects/{type}`` (its ``limit``) and ``POST …/search`` (the body's ``limit``).
+        """
+        self._slow_pages.set(larger_than, answer=answer, times=times, answers=_SLOW_PAGE_ANSWERS)
+
+    def page_sizes(self, listing: str | None = None) -> list[int]:
+        """The ``limit`` of every listing page that got past authentication, in arrival order (pages that
+        timed out included); ``listing`` keeps one: ``"deals"`` (the list endpoint) or ``"deals/search"``."""
+        return self._slow_pages.sizes(listing)
 
     # -- HubSpot-specific helpers ------------------------------------------------------------------------
     def inject_rate_limit(

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from unified_sdk.testing import (
+    SLOW_PAGE_ANSWERS,
     AuthorizationServer,
     Fault,
     LocalServer,
@@ -67,6 +68,9 @@ _INJECTED: Mapping[int, tuple[str, str]] = {
     500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support"),
     503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable; try again later"),
 }
+
+#: How a page too big to serve in time can be answered (see :meth:`FakeSalesforce.slow_pages`).
+_SLOW_PAGE_ANSWERS = SLOW_PAGE_ANSWERS | {"query_timeout"}
 
 
 class FakeSalesforce(LocalServer):
@@ -113,7 +117,7 @@ class FakeSalesforce(LocalServer):
 
     # -- the app ---------------------------------------------------------------------------------
     def build_app(self) -> Any:
-        api = Api(self.org, self.auth, self._user_active)
+        api = Api(self.org, self.auth, self._user_active, stall=lambda: self.faults.timeout_delay)
         routes = [
             *oauth_routes(
                 self.auth,
@@ -293,6 +297,23 @@ class FakeSalesforce(LocalServer):
     def session_token(self, *, user_id: str | None = None) -> str:
         """A valid access token (session id) for ``user_id`` (default: the admin)."""
         return str(self.issue_tokens(user_id=user_id)["access_token"])
+
+    def slow_pages(self, larger_than: int | None, *, answer: str = "gateway_timeout", times: int | None = None) -> None:
+        """From now on, query pages asking for more than ``larger_than`` records time out, as big pages
+        do under load; smaller pages are served. ``None`` ends the rule.
+
+        A query's page is its first batch: its ``LIMIT``, at most the ``Sforce-Query-Options`` batch size.
+        ``answer``: ``gateway_timeout`` (504 with the gateway's HTML page), ``query_timeout`` (400
+        ``QUERY_TIMEOUT``, "Your query request was running for too long.", Salesforce's own signal) or
+        ``stall`` (no answer for ``faults.timeout_delay`` seconds, then a 504). ``times``: how many big
+        pages time out before the rule ends (default: all).
+        """
+        self.org.slow_pages.set(larger_than, answer=answer, times=times, answers=_SLOW_PAGE_ANSWERS)
+
+    def page_sizes(self, listing: str | None = None) -> list[int]:
+        """The page size of every query that got past authentication and parsing, in arrival order (pages
+        that timed out included); ``listing`` keeps one sObject's (``"Opportunity"``, ``"Contact"``…)."""
+        return self.org.slow_pages.sizes(listing)
 
     # -- org controls ------------------------------------------------------------------------------------
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from unified_sdk_salesforce.fake._org import ApiError, MultipleChoices, Org, not_found
+from unified_sdk_salesforce.fake._org import ApiError, MultipleChoices, Org, SlowPage, not_found
 from unified_sdk_salesforce.fake._soql import soql_now
 
 if TYPE_CHECKING:
@@ -44,10 +45,17 @@ def error_response(error: ApiError, limit_info: str) -> Response:
 class Api:
     """Route handlers bound to one org and its authorization server."""
 
-    def __init__(self, org: Org, auth: AuthorizationServer, user_active: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        org: Org,
+        auth: AuthorizationServer,
+        user_active: Callable[[str], bool],
+        stall: Callable[[], float] = lambda: 5.0,
+    ) -> None:
         self.org = org
         self.auth = auth
         self.user_active = user_active
+        self.stall = stall
 
     def routes(self) -> list[Route]:
         base = "/services/data/{version}"
@@ -140,10 +148,26 @@ class Api:
         soql = request.query_params.get("q")
         if not soql:
             raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
-        body = self.org.query(
-            soql, version=version, batch_size=self._batch_size(request), owner=user, now=time.monotonic()
-        )
+        try:
+            body = self.org.query(
+                soql, version=version, batch_size=self._batch_size(request), owner=user, now=time.monotonic()
+            )
+        except SlowPage as slow:
+            return await self._timed_out(slow.answer)
         return _json(body)
+
+    async def _timed_out(self, answer: str) -> Response:
+        """The answer to a query page too big to serve in time (see ``FakeSalesforce.slow_pages``)."""
+        if answer == "query_timeout":
+            # Salesforce's own signal: the database gave up on the query.
+            raise ApiError(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
+        if answer == "stall":
+            await asyncio.sleep(self.stall())  # longer than the client waits
+        # The gateway's answer when the org behind it did not: a page, not Salesforce's error array.
+        page = (
+            b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1></body></html>"
+        )
+        return Response(page, status_code=504, media_type="text/html")
 
     async def query_more(self, request: Request, version: str, user: str) -> Response:
         return _json(

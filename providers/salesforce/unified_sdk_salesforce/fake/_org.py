@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from unified_sdk.testing import SlowPages
 from unified_sdk_salesforce.fake import _soql
 from unified_sdk_salesforce.fake._schema import (
     NUMBER_TYPES,
@@ -41,6 +42,14 @@ class ApiError(Exception):
 
     def body(self) -> list[dict[str, Any]]:
         return [{"message": self.message, "errorCode": self.code, "fields": self.fields}]
+
+
+class SlowPage(Exception):
+    """A query asked for a page too big to serve in time; ``answer`` says how it times out."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
 
 
 class MultipleChoices(Exception):
@@ -112,6 +121,8 @@ class Org:
     request_log: list[tuple[str, str]] = field(default_factory=list)
     """``(method, path)`` of every authenticated REST request, in arrival order."""
     seeded: dict[str, int] = field(default_factory=dict)
+    slow_pages: SlowPages = field(default_factory=SlowPages)
+    """The page size of every query and the rule for pages too big to serve in time."""
 
     def __post_init__(self) -> None:
         for name in SCHEMA:
@@ -300,6 +311,11 @@ class Org:
                 parsed = _soql.parse(soql, self.resolve, hidden=lambda name: not self.can(name, "read"))
             except _soql.SoqlError as exc:
                 raise ApiError(400, exc.code, exc.message) from None
+            # A page is the query's first batch: its LIMIT, at most the batch size.
+            size = batch_size if parsed.limit is None else min(parsed.limit, batch_size)
+            answer = self.slow_pages.meet(parsed.sobject.name, size)
+            if answer is not None:
+                raise SlowPage(answer)
             rows = _soql.run(parsed, list(self.records[parsed.sobject.name].values()), self.resolve)
             locator = Locator(parsed.sobject, parsed.columns, rows, batch_size, owner, now)
             return self._batch(locator, None, 0, version=version, now=now)
