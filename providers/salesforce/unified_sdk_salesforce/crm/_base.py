@@ -145,7 +145,9 @@ class SalesforceObjectAdapter(ObjectAdapter[M]):
         return cls.mapping.unified_name(name) or cls.also_written.get(name)
 
     def provider_fields(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
-        extra = sorted(k for k in data if k not in (self.writable_fields or ()))  # the core refuses these first
+        """A write's fields, as :meth:`ObjectAdapter.provider_fields`; a field the adapter does not write
+        is refused (the core refuses it first; this keeps a direct call as strict)."""
+        extra = sorted(k for k in data if k not in (self.writable_fields or ()))
         if extra:
             raise unsupported(self.sobject, extra)
         return (yield from super().provider_fields(ctx, data))
