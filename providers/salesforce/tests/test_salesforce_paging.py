@@ -9,13 +9,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sf_testkit import connect, new_client
-from unified_sdk_salesforce.crm._base import SObjectAdapter
+from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client
 from unified_sdk.testing import check_exact_paging, paging_cases
 
-MAX = SObjectAdapter.max_page_size
+MAX = SalesforceObjectAdapter.max_page_size
 
 
 @pytest.fixture(scope="module")

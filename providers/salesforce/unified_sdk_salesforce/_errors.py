@@ -11,7 +11,7 @@ database gave up on is 400 ``QUERY_TIMEOUT`` (a timeout: a listing retries it wi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from unified_sdk import Category, HealthSignal, Outcome
@@ -161,7 +161,7 @@ def _describe(
     hint: str,
     message: str,
     fields: list[str],
-    names: Mapping[str, str] | None,
+    names: Callable[[str], str | None] | None,
     details: dict[str, Any],
 ) -> str:
     """The hint of a validation or conflict error, filling ``details`` with the fields or the existing record."""
@@ -169,7 +169,7 @@ def _describe(
         fields = fields or _fields_from(message)
         if fields and names:
             # A write names unified fields: say which of those to set, the Salesforce name alongside.
-            unified = [names.get(f, f) for f in fields]
+            unified = [names(f) or f for f in fields]
             hint = f"{hint}: " + ", ".join(u if u == f else f"{u} ({f})" for u, f in zip(unified, fields, strict=True))
             details["fields"] = unified
             details["provider_fields"] = fields
@@ -197,7 +197,7 @@ def record_error(sobject: str, errors: Any) -> UnifiedError:
     # The request itself was accepted, so an unknown code is about the record's data, as a 400 would be.
     category, hint = CODES.get(code, (Category.VALIDATION, f"Salesforce refused the record ({code or 'no code'})"))
     details: dict[str, Any] = {}
-    hint = _describe(category, hint, message, fields, UNIFIED_FIELDS.get(sobject), details)
+    hint = _describe(category, hint, message, fields, unified_fields(sobject), details)
     return item_error(
         category,
         f"Salesforce {sobject}: {_one_line(message, 200) or code or 'the record was not saved'}",
@@ -241,51 +241,27 @@ def _token_error(status: int, body: Mapping[str, Any]) -> Outcome:
     )
 
 
-UNIFIED_FIELDS: Mapping[str, Mapping[str, str]] = {
-    "Opportunity": {
-        "Name": "name",
-        "Amount": "amount",
-        "CurrencyIsoCode": "currency",
-        "Probability": "probability",
-        "StageName": "stage_id",
-        "CloseDate": "closing_at",
-        "LeadSource": "source",
-        "OwnerId": "user_id",
-        "AccountId": "company_ids",
-    },
-    "Contact": {
-        "FirstName": "first_name",
-        "LastName": "last_name",
-        "Title": "title",
-        "Department": "department",
-        "Email": "emails",
-        "Phone": "telephones",
-        "MobilePhone": "telephones",
-        "OwnerId": "user_id",
-        "AccountId": "company_ids",
-    },
-    "Account": {
-        "Name": "name",
-        "Website": "websites",
-        "Industry": "industry",
-        "NumberOfEmployees": "employees",
-        "Description": "description",
-        "Phone": "telephones",
-        "OwnerId": "user_id",
-    },
-}
-"""Salesforce field -> the unified field a write sets it from, per sObject (the adapters' ``to_fields``)."""
+def unified_fields(sobject: str) -> Callable[[str], str | None] | None:
+    """Salesforce field -> the unified field a write sets it from, for the adapter of ``sobject``
+    (``None``: no adapter writes it). The adapters' field maps are the one table."""
+    from unified_sdk_salesforce.crm import companies, contacts, deals  # the adapters import this module
+
+    for adapter in (deals.DealsAdapter, contacts.ContactsAdapter, companies.CompaniesAdapter):
+        if adapter.sobject == sobject:
+            return adapter.unified_field
+    return None
+
 
 _SOBJECT_WRITE = re.compile(r"/sobjects/([A-Za-z0-9_]+)(?:/[^/]+)?$")
 
 
-def _unified_names(response: ProviderResponse) -> Mapping[str, str] | None:
-    """The field-name map of the sObject a create or update wrote, or ``None`` for other requests."""
+def _unified_names(response: ProviderResponse) -> Callable[[str], str | None] | None:
+    """The field names of the sObject a create or update wrote, or ``None`` for other requests."""
     request = response.request
     if request is None or request.method not in ("POST", "PATCH"):
         return None
     match = _SOBJECT_WRITE.search(request.path.split("?", 1)[0])
-    return UNIFIED_FIELDS.get(match.group(1)) if match else None
+    return unified_fields(match.group(1)) if match else None
 
 
 def _fields_from(message: str) -> list[str]:

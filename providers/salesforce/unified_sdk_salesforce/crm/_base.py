@@ -1,5 +1,9 @@
-"""What every Salesforce object adapter shares: SOQL keyset listing, sobjects CRUD,
-describe-driven field selection, value conversion and custom fields as ``metadata``.
+"""How Salesforce records travel, for every object adapter: SOQL keyset listing, sobjects CRUD,
+sObject Collections batches and describe-driven field selection (custom fields come along as ``metadata``).
+
+Records become unified models only through :meth:`~unified_sdk.provider.ObjectAdapter.unify` and writes
+become fields only through :meth:`~unified_sdk.provider.ObjectAdapter.provider_fields` (each resource's
+``to_unified`` / ``to_provider``, in ``crm/<resource>.py``).
 
 Listing pages by keyset, never by query locator: each page is its own query,
 ``… WHERE <filters> AND Id > :last ORDER BY Id LIMIT n``. A query locator is
@@ -19,24 +23,22 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from unified_sdk import Category
 from unified_sdk.errors import NotFoundError, PermissionDeniedError, ProviderError, UnifiedError, ValidationError
-from unified_sdk.models import Address, Metadata, construct
 from unified_sdk.provider import (
-    CrmObjectAdapter,
     ListQuery,
     ListResult,
+    ObjectAdapter,
     OperationContext,
     OperationFlow,
     Provider,
     ProviderRequest,
     build_path,
     check_id,
+    convert,
     item_error,
 )
 from unified_sdk_salesforce import _soql
@@ -44,7 +46,6 @@ from unified_sdk_salesforce._errors import CODES, record_error
 from unified_sdk_salesforce._provider import api_version
 
 M = TypeVar("M")
-T = TypeVar("T")
 
 #: Salesforce's documented bounds for ``Sforce-Query-Options: batchSize``; the largest page is one batch.
 MIN_BATCH, MAX_BATCH = 200, 2000
@@ -57,114 +58,6 @@ RECORD_ID = r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"
 """A Salesforce record id: 15 (case-sensitive) or 18 (case-safe) letters and digits."""
 _RECORD_ID = re.compile(RECORD_ID)
 _CURSOR_PREFIX = "k1."
-
-
-# -- value conversion -------------------------------------------------------------------------------
-def to_datetime(value: Any) -> datetime | None:
-    """A Salesforce dateTime (``2024-01-31T12:00:00.000+0000``) or date (``2024-01-31``, taken as UTC midnight)."""
-    if not value:
-        return None
-    text = str(value)
-    if len(text) == 10:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
-    return datetime.fromisoformat(text)
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def to_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def custom_fields(record: Mapping[str, Any]) -> list[Metadata]:
-    """The record's custom fields (``…__c``) as unified metadata."""
-    return [construct(Metadata, id=k, slug=k, value=v) for k, v in record.items() if k.endswith("__c")]
-
-
-def split_street(street: Any) -> tuple[str | None, str | None]:
-    if not street:
-        return None, None
-    first, _, rest = str(street).partition("\n")
-    return first or None, rest.strip() or None
-
-
-def address_from(record: Mapping[str, Any], prefix: str) -> Address | None:
-    street1, street2 = split_street(record.get(f"{prefix}Street"))
-    values = {
-        "address1": street1,
-        "address2": street2,
-        "city": record.get(f"{prefix}City"),
-        "region": record.get(f"{prefix}State"),
-        "postal_code": record.get(f"{prefix}PostalCode"),
-        "country": record.get(f"{prefix}Country"),
-    }
-    if not any(values.values()):
-        return None
-    return construct(Address, **values)
-
-
-def address_to(address: Any, prefix: str) -> dict[str, Any]:
-    if address is None:
-        return {}
-    data = address if isinstance(address, Mapping) else address.model_dump(exclude_unset=True)
-    out: dict[str, Any] = {}
-    if "address1" in data or "address2" in data:
-        lines = [data.get("address1"), data.get("address2")]
-        out[f"{prefix}Street"] = "\n".join(str(line) for line in lines if line) or None
-    for unified, suffix in (
-        ("city", "City"),
-        ("region", "State"),
-        ("postal_code", "PostalCode"),
-        ("country", "Country"),
-    ):
-        if unified in data:
-            out[f"{prefix}{suffix}"] = data[unified]
-    return out
-
-
-def metadata_to(items: Any) -> dict[str, Any]:
-    """Unified ``metadata`` entries as custom-field values; only ``…__c`` fields are accepted."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        data = item if isinstance(item, Mapping) else item.model_dump()
-        name = data.get("slug") or data.get("id")
-        if not isinstance(name, str) or not name.endswith("__c"):
-            raise ValidationError(
-                f"metadata entry {name!r} is not a Salesforce custom field",
-                provider="salesforce",
-                hint="metadata slugs must be custom field API names ending in __c; nothing was sent",
-                details={"fields": ["metadata"]},
-            )
-        try:
-            _soql.identifier(name)
-        except ValueError:
-            raise ValidationError(
-                f"metadata entry {name!r} is not a valid field name",
-                provider="salesforce",
-                hint="nothing was sent",
-                details={"fields": ["metadata"]},
-            ) from None
-        value = data.get("value")
-        out[name] = float(value) if isinstance(value, Decimal) else _json_safe(value)
-    return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000") if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def first_id(ids: Any) -> str | None:
-    if not ids:
-        return None
-    return str(next(iter(ids)))
 
 
 def unsupported(sobject: str, names: Sequence[str]) -> ValidationError:
@@ -222,8 +115,9 @@ SORT_FIELDS: Mapping[str, str] = {"created_at": "CreatedDate", "updated_at": "La
 """Unified sort -> the (never empty) Salesforce field a listing is ordered by, then by ``Id``."""
 
 
-class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
-    """A unified resource over one sObject. Subclasses give the object, fields and conversions."""
+class SalesforceObjectAdapter(ObjectAdapter[M]):
+    """A unified resource over one sObject: transport only. Subclasses give the object, the fields to
+    select and the two translation hooks (``to_unified``, ``to_provider``)."""
 
     id_pattern = RECORD_ID
     max_page_size = MAX_BATCH
@@ -236,19 +130,27 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
     """Unified list filter -> the Salesforce field it compares: ``=`` for ids and emails, ``>`` for
     ``updated_after``/``created_after``, and ``LIKE '%text%'`` for ``query``."""
     sorts: ClassVar[frozenset[str]] = frozenset(SORT_FIELDS)
-    writable: ClassVar[bool] = True
+    also_written: ClassVar[Mapping[str, str]] = {}
+    """Salesforce fields the hand-written part of ``to_provider`` sets -> the unified field each comes from
+    (those of :attr:`mapping` it names itself); see :meth:`unified_field`."""
 
     def __init__(self, provider: Provider) -> None:
         super().__init__(provider)
         self._describe: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    # -- conversions (per object)
-    def to_model(self, record: dict[str, Any]) -> M:
-        raise NotImplementedError
+    @classmethod
+    def unified_field(cls, name: str) -> str | None:
+        """The unified field a write sets Salesforce field ``name`` from (to name a refused field in unified terms)."""
+        return cls.mapping.unified_name(name) or cls.also_written.get(name)
 
-    def to_fields(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+    def provider_fields(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
+        """A write's fields, as :meth:`ObjectAdapter.provider_fields`; a field the adapter does not write
+        is refused (the core refuses it first; this keeps a direct call as strict)."""
+        extra = sorted(k for k in data if k not in (self.writable_fields or ()))
+        if extra:
+            raise unsupported(self.sobject, extra)
+        return (yield from super().provider_fields(ctx, data))
 
     # -- fields
     def _select(self, ctx: OperationContext, version: str) -> OperationFlow[tuple[str, ...]]:
@@ -330,7 +232,7 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
             if after is not None:
                 # Keyset on (field, Id): later values, or the same value and a later Id.
                 beyond = "<" if desc else ">"
-                value: Any = to_datetime(last_value) if field != "Name" else last_value
+                value: Any = convert.timestamp(last_value) if field != "Name" else last_value
                 same = _soql.where(field, "=", value)
                 conditions.append(
                     f"({_soql.where(field, beyond, value)} OR ({same} AND {_soql.where('Id', beyond, after)}))"
@@ -358,8 +260,8 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
             last = page[-1]
             state = None if sort is None else (sort[0], sort[1], str(last.get(sort[0]) or ""))
             next_cursor = encode_cursor(self.sobject, str(last["Id"]), state)
-        convert = self.to_model
-        return ListResult([convert(r) for r in page], next_cursor)
+        models = yield from self.unify(ctx, page)
+        return ListResult(models, next_cursor)
 
     def _record_path(self, ctx: OperationContext, record_id: str | None = None) -> str:
         base = f"/services/data/{api_version(ctx.config)}/sobjects/{self.sobject}"
@@ -369,22 +271,26 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
         response = yield ProviderRequest("GET", self._record_path(ctx, id))
-        return self.to_model(response.json())
+        return (yield from self._one(ctx, response.json()))
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
-        body = self.to_fields(data)
+        body = yield from self.provider_fields(ctx, data)
         response = yield ProviderRequest("POST", self._record_path(ctx), json=body)
         created = response.json()
         fetched = yield ProviderRequest("GET", self._record_path(ctx, str(created["id"])))
-        return self.to_model(fetched.json())
+        return (yield from self._one(ctx, fetched.json()))
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
-        body = self.to_fields(data)
+        body = yield from self.provider_fields(ctx, data)
         path = self._record_path(ctx, id)
         if body:
             yield ProviderRequest("PATCH", path, json=body)
         fetched = yield ProviderRequest("GET", path)
-        return self.to_model(fetched.json())
+        return (yield from self._one(ctx, fetched.json()))
+
+    def _one(self, ctx: OperationContext, record: Mapping[str, Any]) -> OperationFlow[M]:
+        models = yield from self.unify(ctx, [record])
+        return models[0]
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         yield ProviderRequest("DELETE", self._record_path(ctx, id))
@@ -396,22 +302,24 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
         self, ctx: OperationContext, items: Sequence[Mapping[str, Any]]
     ) -> OperationFlow[builtins.list[M | UnifiedError]]:
         """``POST /composite/sobjects`` (``allOrNone: false``), then one query reads the created records back."""
-        prepared = [self._collection_record(data) for data in items]
+        fields = yield from self.provider_fields_each(ctx, items)
+        prepared = [self._collection_record(f) for f in fields]
         return (yield from self._save_many(ctx, "POST", prepared, [None] * len(items)))
 
     def update_many(
         self, ctx: OperationContext, items: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> OperationFlow[builtins.list[M | UnifiedError]]:
         """``PATCH /composite/sobjects`` (each record carries its ``id``), then one query reads them back."""
-        prepared = [self._collection_record(data, id) for id, data in items]
+        fields = yield from self.provider_fields_each(ctx, [data for _, data in items])
+        prepared = [self._collection_record(f, id) for f, (id, _) in zip(fields, items, strict=True)]
         return (yield from self._save_many(ctx, "PATCH", prepared, [id for id, _ in items]))
 
-    def _collection_record(self, data: Mapping[str, Any], id: str | None = None) -> dict[str, Any] | UnifiedError:
-        """One record of a collection request (fields mapped as for a single write), or why it cannot be sent."""
-        try:
-            fields = self.to_fields(data)
-        except ValidationError as exc:
-            return exc
+    def _collection_record(
+        self, fields: dict[str, Any] | UnifiedError, id: str | None = None
+    ) -> dict[str, Any] | UnifiedError:
+        """One record of a collection request (its fields as for a single write), or why it cannot be sent."""
+        if isinstance(fields, UnifiedError):
+            return fields
         head: dict[str, Any] = {"attributes": {"type": self.sobject}}
         if id is not None:
             head["id"] = id
@@ -461,7 +369,8 @@ class SObjectAdapter(CrmObjectAdapter[M], Generic[M]):
                 body = page.json()
                 records.extend(body["records"])
             # 15-character ids are the case-sensitive prefix of the 18-character ones the query returns.
-            found = {str(r["Id"])[:15]: self.to_model(r) for r in records}
+            models = yield from self.unify(ctx, records)
+            found = {str(r["Id"])[:15]: model for r, model in zip(records, models, strict=True)}
         out: builtins.list[M | UnifiedError] = []
         for result in results:
             if not isinstance(result, str):
@@ -489,6 +398,3 @@ def _checked_field(name: str) -> str:
             hint="fields= takes field API names such as Region__c or Account.Name; nothing was sent",
             details={"fields": [name]},
         ) from None
-
-
-Converter = Callable[[dict[str, Any]], Any]

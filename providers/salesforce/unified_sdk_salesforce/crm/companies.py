@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from unified_sdk.models import Company, Telephone, construct
-from unified_sdk_salesforce.crm._base import (
-    SObjectAdapter,
-    address_from,
-    address_to,
+from unified_sdk.models import Company, construct
+from unified_sdk.provider import FieldMap, MappedField, convert
+from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
+from unified_sdk_salesforce.crm._values import (
+    CompoundAddress,
+    custom_field_values,
     custom_fields,
-    metadata_to,
-    to_datetime,
-    unsupported,
+    domains,
+    listed,
+    one,
+    work_telephones,
 )
 
-
-def _domain(website: str) -> str | None:
-    host = urlsplit(website if "//" in website else "//" + website).hostname
-    return host.removeprefix("www.") if host else None
+ADDRESS = CompoundAddress("Billing")
 
 
-class CompaniesAdapter(SObjectAdapter[Company]):
+class CompaniesAdapter(SalesforceObjectAdapter[Company]):
     """``crm.companies`` over ``Account`` (billing address, main phone, website)."""
 
     sobject = "Account"
@@ -35,11 +33,7 @@ class CompaniesAdapter(SObjectAdapter[Company]):
         "NumberOfEmployees",
         "Phone",
         "Description",
-        "BillingStreet",
-        "BillingCity",
-        "BillingState",
-        "BillingPostalCode",
-        "BillingCountry",
+        *ADDRESS.provider_names,
         "OwnerId",
         "CreatedDate",
         "LastModifiedDate",
@@ -59,51 +53,34 @@ class CompaniesAdapter(SObjectAdapter[Company]):
             "metadata",
         }
     )
+    mapping = FieldMap(
+        MappedField("id", "Id", writable=False),
+        MappedField("created_at", "CreatedDate", read=convert.timestamp, writable=False),
+        MappedField("updated_at", "LastModifiedDate", read=convert.timestamp, writable=False),
+        ("name", "Name"),
+        ("industry", "Industry"),
+        MappedField("employees", "NumberOfEmployees", read=convert.integer),
+        ("description", "Description"),
+        ("user_id", "OwnerId"),
+        # One Website: domains are read from it, and written to it when no website is given (to_provider).
+        MappedField("domains", "Website", read=domains, writable=False),
+        MappedField("websites", "Website", read=listed, write=one("websites", "website")),
+        MappedField("telephones", "Phone", read=work_telephones, write=one("telephones", "telephone", key="telephone")),
+    )
+    also_written = dict.fromkeys(ADDRESS.provider_names, "address")
 
-    def to_model(self, record: dict[str, Any]) -> Company:
-        website = record.get("Website")
-        domain = _domain(website) if website else None
-        phone = record.get("Phone")
-        return construct(
-            Company,
-            id=record.get("Id"),
-            created_at=to_datetime(record.get("CreatedDate")),
-            updated_at=to_datetime(record.get("LastModifiedDate")),
-            name=record.get("Name"),
-            websites=[website] if website else [],
-            domains=[domain] if domain else [],
-            industry=record.get("Industry"),
-            employees=record.get("NumberOfEmployees"),
-            telephones=[construct(Telephone, telephone=phone, type="work")] if phone else [],
-            description=record.get("Description"),
-            address=address_from(record, "Billing"),
-            user_id=record.get("OwnerId"),
-            metadata=custom_fields(record),
-            raw=record,
-        )
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Company:
+        values = self.mapping.read(record)
+        values["address"] = ADDRESS.read(record)
+        values["metadata"] = custom_fields(record)
+        return construct(Company, **values, raw=record)
 
-    def to_fields(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        simple = {
-            "name": "Name",
-            "industry": "Industry",
-            "employees": "NumberOfEmployees",
-            "description": "Description",
-            "user_id": "OwnerId",
-        }
-        for key, value in data.items():
-            if key in simple:
-                out[simple[key]] = value
-            elif key == "websites" or (key == "domains" and "websites" not in data):
-                out["Website"] = (value or [None])[0]
-            elif key == "telephones":
-                phones = [p if isinstance(p, Mapping) else p.model_dump() for p in value or []]
-                out["Phone"] = phones[0].get("telephone") if phones else None
-            elif key == "address":
-                out.update(address_to(value, "Billing"))
-            elif key == "metadata":
-                out.update(metadata_to(value))
-        extra = sorted(k for k in data if k not in self.writable_fields)  # the core refuses these first
-        if extra:
-            raise unsupported(self.sobject, extra)
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        out = self.mapping.write(data)
+        if "domains" in data and "websites" not in data:
+            out["Website"] = one("domains", "website")(data["domains"])
+        if "address" in data:
+            out.update(ADDRESS.write(data["address"]))
+        if "metadata" in data:
+            out.update(custom_field_values(data["metadata"]))
         return out

@@ -5,24 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Contact, Email, Telephone, construct
-from unified_sdk_salesforce.crm._base import (
-    SObjectAdapter,
-    address_from,
-    address_to,
+from unified_sdk.models import Contact, construct
+from unified_sdk.provider import FieldMap, MappedField, convert
+from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
+from unified_sdk_salesforce.crm._values import (
+    PROVIDER,
+    CompoundAddress,
+    custom_field_values,
     custom_fields,
-    first_id,
-    metadata_to,
-    to_datetime,
-    unsupported,
+    listed,
+    one,
+    work_emails,
 )
 
 #: Salesforce phone fields and the unified telephone type of each.
 PHONES = (("Phone", "work"), ("MobilePhone", "mobile"), ("HomePhone", "home"), ("OtherPhone", "other"), ("Fax", "fax"))
 _PHONE_FIELD = {kind: name for name, kind in PHONES}
+ADDRESS = CompoundAddress("Mailing")
 
 
-class ContactsAdapter(SObjectAdapter[Contact]):
+class ContactsAdapter(SalesforceObjectAdapter[Contact]):
     """``crm.contacts`` over ``Contact`` (the account's name comes along as ``company``)."""
 
     sobject = "Contact"
@@ -35,11 +37,7 @@ class ContactsAdapter(SObjectAdapter[Contact]):
         "Department",
         "Email",
         *(name for name, _ in PHONES),
-        "MailingStreet",
-        "MailingCity",
-        "MailingState",
-        "MailingPostalCode",
-        "MailingCountry",
+        *ADDRESS.provider_names,
         "AccountId",
         "OwnerId",
         "CreatedDate",
@@ -68,66 +66,58 @@ class ContactsAdapter(SObjectAdapter[Contact]):
             "metadata",
         }
     )
+    mapping = FieldMap(
+        MappedField("id", "Id", writable=False),
+        MappedField("created_at", "CreatedDate", read=convert.timestamp, writable=False),
+        MappedField("updated_at", "LastModifiedDate", read=convert.timestamp, writable=False),
+        MappedField("name", "Name", writable=False),  # Salesforce computes it from the first and last name
+        ("first_name", "FirstName"),
+        ("last_name", "LastName"),
+        ("title", "Title"),
+        ("department", "Department"),
+        MappedField("emails", "Email", read=work_emails, write=one("emails", "email address", key="email")),
+        ("user_id", "OwnerId"),
+        MappedField("company_ids", "AccountId", read=listed, write=one("company_ids", "account")),
+    )
+    also_written = {
+        **{name: "telephones" for name, _ in PHONES},
+        **dict.fromkeys(ADDRESS.provider_names, "address"),
+    }
 
-    def to_model(self, record: dict[str, Any]) -> Contact:
-        account = record.get("AccountId")
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Contact:
+        values = self.mapping.read(record)
         parent = record.get("Account")
-        email = record.get("Email")
-        return construct(
-            Contact,
-            id=record.get("Id"),
-            created_at=to_datetime(record.get("CreatedDate")),
-            updated_at=to_datetime(record.get("LastModifiedDate")),
-            name=record.get("Name"),
-            first_name=record.get("FirstName"),
-            last_name=record.get("LastName"),
-            title=record.get("Title"),
-            department=record.get("Department"),
-            company=parent.get("Name") if isinstance(parent, dict) else None,
-            company_ids=[account] if account else [],
-            emails=[construct(Email, email=email, type="work")] if email else [],
-            telephones=[
-                construct(Telephone, telephone=record[name], type=kind) for name, kind in PHONES if record.get(name)
-            ],
-            address=address_from(record, "Mailing"),
-            user_id=record.get("OwnerId"),
-            metadata=custom_fields(record),
-            raw=record,
-        )
+        values["company"] = parent.get("Name") if isinstance(parent, Mapping) else None
+        values["telephones"] = [convert.telephone(record[name], kind) for name, kind in PHONES if record.get(name)]
+        values["address"] = ADDRESS.read(record)
+        values["metadata"] = custom_fields(record)
+        return construct(Contact, **values, raw=record)
 
-    def to_fields(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        simple = {
-            "first_name": "FirstName",
-            "last_name": "LastName",
-            "title": "Title",
-            "department": "Department",
-            "user_id": "OwnerId",
-        }
-        for key, value in data.items():
-            if key in simple:
-                out[simple[key]] = value
-            elif key == "name" and "last_name" not in data:
-                # Salesforce computes Name; a full name alone is split at its last space.
-                first, _, last = str(value or "").strip().rpartition(" ")
-                out["LastName"] = last or None
-                if "first_name" not in data:
-                    out["FirstName"] = first or None
-            elif key == "emails":
-                emails = [e if isinstance(e, Mapping) else e.model_dump() for e in value or []]
-                out["Email"] = emails[0].get("email") if emails else None
-            elif key == "telephones":
-                for item in value or []:
-                    phone = item if isinstance(item, Mapping) else item.model_dump()
-                    name = _PHONE_FIELD.get(str(phone.get("type") or "work"), "Phone")
-                    out.setdefault(name, phone.get("telephone"))
-            elif key == "address":
-                out.update(address_to(value, "Mailing"))
-            elif key == "company_ids":
-                out["AccountId"] = first_id(value)
-            elif key == "metadata":
-                out.update(metadata_to(value))
-        extra = sorted(k for k in data if k not in self.writable_fields)  # the core refuses these first
-        if extra:
-            raise unsupported(self.sobject, extra)
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        out = self.mapping.write(data)
+        if "name" in data and "last_name" not in data:
+            # Salesforce computes Name; a full name alone is split as every provider splits it.
+            first, last = convert.split_name(data["name"])
+            out["LastName"] = last
+            if "first_name" not in data:
+                out["FirstName"] = first
+        if "telephones" in data:
+            out.update(_phones(data["telephones"]))
+        if "address" in data:
+            out.update(ADDRESS.write(data["address"]))
+        if "metadata" in data:
+            out.update(custom_field_values(data["metadata"]))
         return out
+
+
+def _phones(telephones: Any) -> dict[str, Any]:
+    """Each telephone in the Salesforce field of its type (no type: ``work``); one per field."""
+    by_field: dict[str, list[Any]] = {}
+    for item in telephones or ():
+        by_field.setdefault(_PHONE_FIELD.get(str(item.get("type") or "work"), "Phone"), []).append(item)
+    out: dict[str, Any] = {}
+    for name, items in by_field.items():
+        kind = next(kind for field, kind in PHONES if field == name)
+        found = convert.single(items, "telephones", provider=PROVIDER, what=f"{kind} telephone ({name})")
+        out[name] = found.get("telephone")
+    return out

@@ -6,20 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from unified_sdk.models import Deal, construct
-from unified_sdk_salesforce.crm._base import (
-    SObjectAdapter,
-    custom_fields,
-    first_id,
-    metadata_to,
-    to_datetime,
-    to_decimal,
-    to_float,
-    unsupported,
-)
+from unified_sdk.provider import FieldMap, MappedField, OperationContext, OperationFlow, convert
+from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
+from unified_sdk_salesforce.crm._values import custom_field_values, custom_fields, json_number, listed, one
 from unified_sdk_salesforce.crm.pipelines import PIPELINE_ID, PIPELINE_NAME
 
 
-class DealsAdapter(SObjectAdapter[Deal]):
+class DealsAdapter(SalesforceObjectAdapter[Deal]):
     """``crm.deals`` over ``Opportunity``. The stage id is the stage's API name (``StageName``)."""
 
     sobject = "Opportunity"
@@ -66,59 +59,43 @@ class DealsAdapter(SObjectAdapter[Deal]):
         }
     )
     """Not ``closed_at`` (Salesforce sets it), ``won_reason``/``lost_reason``, ``tags`` or ``contact_ids``."""
+    mapping = FieldMap(
+        MappedField("id", "Id", writable=False),
+        MappedField("created_at", "CreatedDate", read=convert.timestamp, writable=False),
+        MappedField("updated_at", "LastModifiedDate", read=convert.timestamp, writable=False),
+        ("name", "Name"),
+        MappedField("amount", "Amount", read=convert.decimal, write=json_number),
+        ("currency", "CurrencyIsoCode"),  # only multi-currency orgs have it; others answer INVALID_FIELD
+        MappedField("probability", "Probability", read=convert.number),
+        # StageName holds the stage's API name, and Salesforce takes a label there too (see resolve).
+        MappedField("stage", "StageName", writable=False),
+        ("stage_id", "StageName"),
+        MappedField("closing_at", "CloseDate", read=convert.timestamp, write=convert.date_text),
+        ("source", "LeadSource"),
+        ("user_id", "OwnerId"),
+        MappedField("company_ids", "AccountId", read=listed, write=one("company_ids", "account")),
+    )
 
-    def to_model(self, record: dict[str, Any]) -> Deal:
-        stage = record.get("StageName")
-        close = to_datetime(record.get("CloseDate"))
-        account = record.get("AccountId")
-        return construct(
-            Deal,
-            id=record.get("Id"),
-            created_at=to_datetime(record.get("CreatedDate")),
-            updated_at=to_datetime(record.get("LastModifiedDate")),
-            name=record.get("Name"),
-            amount=to_decimal(record.get("Amount")),
-            currency=record.get("CurrencyIsoCode"),
-            probability=to_float(record.get("Probability")),
-            stage=stage,
-            stage_id=stage,
-            pipeline=PIPELINE_NAME if stage else None,
-            pipeline_id=PIPELINE_ID if stage else None,
-            closing_at=close,
-            closed_at=close if record.get("IsClosed") else None,
-            source=record.get("LeadSource"),
-            user_id=record.get("OwnerId"),
-            company_ids=[account] if account else [],
-            metadata=custom_fields(record),
-            raw=record,
-        )
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Deal:
+        values = self.mapping.read(record)
+        staged = values["stage_id"] is not None
+        values["pipeline"] = PIPELINE_NAME if staged else None
+        values["pipeline_id"] = PIPELINE_ID if staged else None
+        values["closed_at"] = values["closing_at"] if record.get("IsClosed") else None
+        values["metadata"] = custom_fields(record)
+        return construct(Deal, **values, raw=record)
 
-    def to_fields(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            if key == "name":
-                out["Name"] = value
-            elif key == "amount":
-                out["Amount"] = None if value is None else float(value)
-            elif key == "currency":
-                out["CurrencyIsoCode"] = value  # only multi-currency orgs have it; others answer INVALID_FIELD
-            elif key == "probability":
-                out["Probability"] = value
-            elif key in ("stage", "stage_id"):
-                out["StageName"] = data.get("stage_id") or value
-            elif key == "closing_at":
-                out["CloseDate"] = value.date().isoformat() if value is not None else None
-            elif key == "source":
-                out["LeadSource"] = value
-            elif key == "user_id":
-                out["OwnerId"] = value
-            elif key == "company_ids":
-                out["AccountId"] = first_id(value)
-            elif key == "metadata":
-                out.update(metadata_to(value))
-            elif key in ("pipeline", "pipeline_id"):
-                continue  # one pipeline: the org's opportunity stages
-        extra = sorted(k for k in data if k not in self.writable_fields)  # the core refuses these first
-        if extra:
-            raise unsupported(self.sobject, extra)
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        out = self.mapping.write(data)
+        if "metadata" in data:
+            out.update(custom_field_values(data["metadata"]))
         return out
+
+    def resolve(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[Mapping[str, Any]]:
+        """A stage written by label is written as is (the picklist takes a label or an API name); the one
+        pipeline (the org's opportunity stages) needs nothing written."""
+        resolved = {k: v for k, v in data.items() if k not in ("stage", "pipeline", "pipeline_id")}
+        if data.get("stage_id") is None and "stage" in data:
+            resolved["stage_id"] = data["stage"]
+        return resolved
+        yield  # pragma: no cover - makes this a generator

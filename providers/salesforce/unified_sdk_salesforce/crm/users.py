@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Email, User, construct
-from unified_sdk.provider import CrmObjectAdapter
-from unified_sdk_salesforce.crm._base import SObjectAdapter, to_datetime
+from unified_sdk.models import User, construct
+from unified_sdk.provider import CrmObjectAdapter, FieldMap, MappedField, convert
+from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
+from unified_sdk_salesforce.crm._values import work_emails
 
 
-class UsersAdapter(SObjectAdapter[User]):
+class UsersAdapter(SalesforceObjectAdapter[User]):
     """``crm.users`` over ``User``: list and get."""
 
     sobject = "User"
     fields = ("Id", "Name", "FirstName", "LastName", "Email", "Title", "IsActive", "CreatedDate", "LastModifiedDate")
     sorts = frozenset()
+    mapping = FieldMap(
+        MappedField("id", "Id", writable=False),
+        MappedField("created_at", "CreatedDate", read=convert.timestamp, writable=False),
+        MappedField("updated_at", "LastModifiedDate", read=convert.timestamp, writable=False),
+        MappedField("name", "Name", writable=False),
+        MappedField("first_name", "FirstName", writable=False),
+        MappedField("last_name", "LastName", writable=False),
+        MappedField("emails", "Email", read=work_emails, writable=False),
+        MappedField("title", "Title", writable=False),
+        MappedField("is_active", "IsActive", writable=False),
+    )
 
-    def to_model(self, record: dict[str, Any]) -> User:
-        email = record.get("Email")
-        return construct(
-            User,
-            id=record.get("Id"),
-            created_at=to_datetime(record.get("CreatedDate")),
-            updated_at=to_datetime(record.get("LastModifiedDate")),
-            name=record.get("Name"),
-            first_name=record.get("FirstName"),
-            last_name=record.get("LastName"),
-            emails=[construct(Email, email=email, type="work")] if email else [],
-            title=record.get("Title"),
-            is_active=record.get("IsActive"),
-            raw=record,
-        )
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> User:
+        return construct(User, **self.mapping.read(record), raw=record)
 
     # Users are managed in Salesforce Setup, not through this plugin: the core reports
     # create/update/delete as not supported before sending anything.
