@@ -54,12 +54,21 @@ def text(value: Any) -> str | None:
 
 def decimal(value: Any) -> Decimal | None:
     """An exact amount: ``"1234.50"`` and ``1234.5`` stay exact (floats go through ``str``), never rounded."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
+    kind = type(value)
+    if kind is str or kind is int or kind is float:
+        if not value and kind is str:
+            return None
+        try:
+            result = Decimal(value if kind is str else str(value))
+        except (InvalidOperation, ValueError):
+            return None
+        return result if result.is_finite() else None
     if isinstance(value, Decimal):
         return value if value.is_finite() else None
+    if value is None or isinstance(value, bool):
+        return None
     try:
-        result = Decimal(value if isinstance(value, str) else str(value))
+        result = Decimal(str(value))
     except (InvalidOperation, TypeError, ValueError):
         return None
     return result if result.is_finite() else None
@@ -77,6 +86,11 @@ def integer(value: Any) -> int | None:
 
 def number(value: Any) -> float | None:
     """A float (probabilities, percentages): unified fields that are floats, not amounts."""
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0 else None  # not inf or nan
+    if kind is int:
+        return float(value)
     found = decimal(value)
     return None if found is None else float(found)
 
