@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sandbox_testkit import connect_api_key, new_client
-from unified_sdk_sandbox.crm._common import SandboxObjectAdapter
+from unified_sdk_sandbox.crm._base import SandboxObjectAdapter
 from unified_sdk_sandbox.fake import SandboxServer
 
 from unified_sdk import Client

@@ -2,71 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from unified_sdk.models import Company, Email, Telephone, construct
-from unified_sdk_sandbox.crm import _common as c
-
-_timestamp = c.timestamp
-
-
-def to_company(r: dict[str, Any]) -> Company:
-    """One sandbox company as a unified company."""
-    domain = r.get("domain")
-    website = r.get("website")
-    phone = r.get("phone")
-    email = r.get("email")
-    return construct(
-        Company,
-        id=r["id"],
-        created_at=_timestamp(r.get("created_at")),
-        updated_at=_timestamp(r.get("updated_at")),
-        name=r.get("name"),
-        domains=[domain] if domain else [],
-        websites=[website] if website else [],
-        industry=r.get("industry"),
-        employees=r.get("employee_count"),
-        address=c.address(r.get("address")),
-        telephones=[construct(Telephone, telephone=phone, type="main")] if phone else [],
-        emails=[construct(Email, email=email, type="work")] if email else [],
-        description=r.get("description"),
-        user_id=r.get("owner_id"),
-        metadata=c.metadata(r.get("custom_fields")),
-        raw=r,
-    )
+from unified_sdk.provider import FieldMap, MappedField, convert
+from unified_sdk_sandbox.crm import _values as v
+from unified_sdk_sandbox.crm._base import SandboxObjectAdapter
 
 
-def company_body(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Unified company fields as a sandbox write body (one domain, website, phone and email per company)."""
-    out: dict[str, Any] = {}
-    for unified, sandbox in (
-        ("name", "name"),
-        ("industry", "industry"),
-        ("employees", "employee_count"),
-        ("description", "description"),
-        ("user_id", "owner_id"),
-    ):
-        if unified in data:
-            out[sandbox] = data[unified]
-    if "domains" in data:
-        out["domain"] = c.single(data, "domains", "domain")
-    if "websites" in data:
-        out["website"] = c.single(data, "websites", "website")
-    if "telephones" in data:
-        phone = c.single(data, "telephones", "telephone")
-        out["phone"] = phone.get("telephone") if phone else None
-    if "emails" in data:
-        email = c.single(data, "emails", "email")
-        out["email"] = email.get("email") if email else None
-    if "address" in data:
-        out["address"] = c.write_address(data["address"])
-    if "metadata" in data:
-        out["custom_fields"] = c.write_metadata(data["metadata"])
-    return out
+def _telephones(phone: str | None) -> list[Telephone]:
+    return [convert.telephone(phone, "main")] if phone else []
 
 
-class CompaniesAdapter(c.SandboxObjectAdapter[Company]):
+def _phone(telephones: Sequence[Mapping[str, Any]]) -> str | None:
+    found = convert.single(telephones, "telephones", provider=v.PROVIDER, what="telephone")
+    return found.get("telephone") if found else None
+
+
+def _emails(email: str | None) -> list[Email]:
+    return [convert.email(email, "work")] if email else []
+
+
+def _email(emails: Sequence[Mapping[str, Any]]) -> str | None:
+    found = convert.single(emails, "emails", provider=v.PROVIDER, what="email")
+    return found.get("email") if found else None
+
+
+class CompaniesAdapter(SandboxObjectAdapter[Company]):
     """``crm.companies``: list, get, create, update, delete."""
 
     path = "companies"
@@ -89,8 +52,26 @@ class CompaniesAdapter(c.SandboxObjectAdapter[Company]):
     )
     """Not ``contact_ids`` nor ``deal_ids``: links are set on the contact or deal."""
 
-    def to_model(self, record: dict[str, Any]) -> Company:
-        return to_company(record)
+    mapping = FieldMap(
+        *v.RECORD_FIELDS,
+        ("name", "name"),
+        MappedField("domains", "domain", read=v.listed, write=v.one("domains", "domain")),
+        MappedField("websites", "website", read=v.listed, write=v.one("websites", "website")),
+        ("industry", "industry"),
+        ("employees", "employee_count"),
+        MappedField("address", "address", read=v.address, write=v.address_fields),
+        MappedField("telephones", "phone", read=_telephones, write=_phone),
+        MappedField("emails", "email", read=_emails, write=_email),
+        ("description", "description"),
+        ("user_id", "owner_id"),
+    )
+    """The sandbox stores one domain, website, phone and email per company. Not one-to-one: ``metadata``."""
 
-    def to_body(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        return company_body(data)
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Company:
+        return construct(Company, id=record["id"], **self.mapping.read(record), raw=record)
+
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        out = self.mapping.write(data)
+        if "metadata" in data:
+            out["custom_fields"] = v.custom_fields(data["metadata"])
+        return out

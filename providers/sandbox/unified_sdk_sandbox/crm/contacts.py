@@ -2,72 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from unified_sdk.models import Contact, construct
-from unified_sdk_sandbox.crm import _common as c
-
-_timestamp = c.timestamp
-
-
-def to_contact(r: dict[str, Any]) -> Contact:
-    """One sandbox contact as a unified contact."""
-    first = r.get("first_name")
-    last = r.get("last_name")
-    company = r.get("company")
-    return construct(
-        Contact,
-        id=r["id"],
-        created_at=_timestamp(r.get("created_at")),
-        updated_at=_timestamp(r.get("updated_at")),
-        name=f"{first} {last}" if first and last else first or last,
-        first_name=first,
-        last_name=last,
-        title=r.get("job_title"),
-        department=r.get("department"),
-        company=company.get("name") if company else None,
-        company_ids=[company["id"]] if company else [],
-        emails=c.emails(r.get("emails")),
-        telephones=c.telephones(r.get("phones")),
-        address=c.address(r.get("address")),
-        image_url=r.get("photo_url"),
-        user_id=r.get("owner_id"),
-        metadata=c.metadata(r.get("custom_fields")),
-        raw=r,
-    )
+from unified_sdk.models import Contact, Email, Telephone, construct
+from unified_sdk.provider import FieldMap, MappedField, convert
+from unified_sdk_sandbox.crm import _values as v
+from unified_sdk_sandbox.crm._base import SandboxObjectAdapter
 
 
-def contact_body(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Unified contact fields as a sandbox write body; ``name`` alone is split into first and last."""
-    out: dict[str, Any] = {}
-    for unified, sandbox in (
-        ("first_name", "first_name"),
-        ("last_name", "last_name"),
-        ("title", "job_title"),
-        ("department", "department"),
-        ("image_url", "photo_url"),
-        ("user_id", "owner_id"),
-    ):
-        if unified in data:
-            out[sandbox] = data[unified]
-    if data.get("name") and "first_name" not in data and "last_name" not in data:
-        first, _, last = str(data["name"]).strip().rpartition(" ")
-        out["first_name"], out["last_name"] = (first, last) if first else (last, None)
-    if "emails" in data:
-        out["emails"] = [{"address": e.get("email"), "label": e.get("type")} for e in data["emails"] or ()]
-    if "telephones" in data:
-        out["phones"] = [{"number": t.get("telephone"), "label": t.get("type")} for t in data["telephones"] or ()]
-    if "address" in data:
-        out["address"] = c.write_address(data["address"])
-    if "company_ids" in data:
-        out["company_id"] = c.single(data, "company_ids", "company")
-    if "metadata" in data:
-        out["custom_fields"] = c.write_metadata(data["metadata"])
-    return out
+def _emails(items: Sequence[Mapping[str, Any]] | None) -> list[Email]:
+    return [convert.email(e["address"], e.get("label")) for e in items or ()]
 
 
-class ContactsAdapter(c.SandboxObjectAdapter[Contact]):
+def _email_items(emails: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"address": e.get("email"), "label": e.get("type")} for e in emails]
+
+
+def _telephones(items: Sequence[Mapping[str, Any]] | None) -> list[Telephone]:
+    return [convert.telephone(p["number"], p.get("label")) for p in items or ()]
+
+
+def _phone_items(telephones: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"number": t.get("telephone"), "label": t.get("type")} for t in telephones]
+
+
+class ContactsAdapter(SandboxObjectAdapter[Contact]):
     """``crm.contacts``: list, get, create, update, delete."""
 
     path = "contacts"
@@ -91,8 +51,40 @@ class ContactsAdapter(c.SandboxObjectAdapter[Contact]):
     )
     """Not ``company`` (the name follows ``company_ids``) nor ``deal_ids`` (set on the deal)."""
 
-    def to_model(self, record: dict[str, Any]) -> Contact:
-        return to_contact(record)
+    mapping = FieldMap(
+        *v.RECORD_FIELDS,
+        ("first_name", "first_name"),
+        ("last_name", "last_name"),
+        ("title", "job_title"),
+        ("department", "department"),
+        ("image_url", "photo_url"),
+        ("user_id", "owner_id"),
+        MappedField("emails", "emails", read=_emails, write=_email_items),
+        MappedField("telephones", "phones", read=_telephones, write=_phone_items),
+        MappedField("address", "address", read=v.address, write=v.address_fields),
+    )
+    """Not one-to-one: ``name`` (first and last), ``company``/``company_ids`` (the ``company`` object) and
+    ``metadata``."""
 
-    def to_body(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        return contact_body(data)
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Contact:
+        company = record.get("company") or {}
+        return construct(
+            Contact,
+            id=record["id"],
+            **self.mapping.read(record),
+            name=convert.join_name(record.get("first_name"), record.get("last_name")),
+            company=company.get("name"),
+            company_ids=v.listed(company.get("id")),
+            raw=record,
+        )
+
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``name`` alone (no ``first_name``/``last_name``) is split at its last space."""
+        out = self.mapping.write(data)
+        if data.get("name") and "first_name" not in data and "last_name" not in data:
+            out["first_name"], out["last_name"] = convert.split_name(data["name"])
+        if "company_ids" in data:
+            out["company_id"] = convert.single(data["company_ids"], "company_ids", provider=v.PROVIDER, what="company")
+        if "metadata" in data:
+            out["custom_fields"] = v.custom_fields(data["metadata"])
+        return out

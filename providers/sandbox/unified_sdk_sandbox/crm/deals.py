@@ -5,95 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from unified_sdk.errors import ValidationError
 from unified_sdk.models import Deal, construct
-from unified_sdk.provider import OperationContext, OperationFlow, ProviderRequest
-from unified_sdk_sandbox.crm import _common as c
-
-_timestamp = c.timestamp
-
-
-def to_deal(r: dict[str, Any]) -> Deal:
-    """One sandbox deal as a unified deal (probability: the sandbox's 0-1 fraction as percent)."""
-    value = r.get("value")
-    stage = r.get("stage")
-    pipeline = r.get("pipeline")
-    status = r.get("status")
-    reason = r.get("close_reason")
-    probability = r.get("win_probability")
-    company = r.get("company_id")
-    return construct(
-        Deal,
-        id=r["id"],
-        created_at=_timestamp(r.get("created_at")),
-        updated_at=_timestamp(r.get("updated_at")),
-        name=r.get("title"),
-        amount=c.decimal(value.get("amount")) if value else None,
-        currency=value.get("currency") if value else None,
-        probability=round(probability * 100, 6) if probability is not None else None,
-        stage=stage.get("label") if stage else None,
-        stage_id=stage.get("id") if stage else None,
-        pipeline=pipeline.get("name") if pipeline else None,
-        pipeline_id=pipeline.get("id") if pipeline else None,
-        closing_at=c.day(r.get("expected_close_date")),
-        closed_at=_timestamp(r.get("closed_at")),
-        won_reason=reason if status == "won" else None,
-        lost_reason=reason if status == "lost" else None,
-        source=r.get("lead_source"),
-        tags=r.get("labels") or [],
-        user_id=r.get("owner_id"),
-        company_ids=[company] if company else [],
-        contact_ids=r.get("contact_ids") or [],
-        metadata=c.metadata(r.get("custom_fields")),
-        raw=r,
-    )
+from unified_sdk.provider import FieldMap, MappedField, OperationContext, OperationFlow, ProviderRequest, convert
+from unified_sdk_sandbox.crm import _values as v
+from unified_sdk_sandbox.crm._base import SandboxObjectAdapter
 
 
-def deal_body(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Unified deal fields as a sandbox write body (stage/pipeline labels must already be ids)."""
-    out: dict[str, Any] = {}
-    if "name" in data:
-        out["title"] = data["name"]
-    if "amount" in data or "currency" in data:
-        amount = data.get("amount")
-        if "amount" in data and amount is None:
-            out["value"] = None
-        else:
-            value: dict[str, Any] = {}
-            if amount is not None:
-                value["amount"] = str(amount)
-            if data.get("currency") is not None:
-                value["currency"] = data["currency"]
-            out["value"] = value
-    if "probability" in data:
-        p = data["probability"]
-        out["win_probability"] = None if p is None else round(float(p) / 100, 6)
-    for unified, sandbox in (
-        ("stage_id", "stage_id"),
-        ("pipeline_id", "pipeline_id"),
-        ("source", "lead_source"),
-        ("user_id", "owner_id"),
-        ("contact_ids", "contact_ids"),
-        ("tags", "labels"),
-    ):
-        if unified in data:
-            out[sandbox] = data[unified]
-    if "closing_at" in data:
-        out["expected_close_date"] = c.write_day(data["closing_at"])
-    if "closed_at" in data:
-        out["closed_at"] = c.write_timestamp(data["closed_at"])
-    if "won_reason" in data and "lost_reason" in data and data["won_reason"] and data["lost_reason"]:
-        raise c.invalid("won_reason", "a deal has one close reason; give won_reason or lost_reason")
-    for field in ("won_reason", "lost_reason"):
-        if field in data and (data[field] is not None or "close_reason" not in out):
-            out["close_reason"] = data[field]
-    if "company_ids" in data:
-        out["company_id"] = c.single(data, "company_ids", "company")
-    if "metadata" in data:
-        out["custom_fields"] = c.write_metadata(data["metadata"])
-    return out
-
-
-class DealsAdapter(c.SandboxObjectAdapter[Deal]):
+class DealsAdapter(SandboxObjectAdapter[Deal]):
     """``crm.deals``: list, get, create, update, delete.
 
     A write may name the stage or pipeline by label (``stage="Proposal"``)
@@ -106,24 +25,74 @@ class DealsAdapter(c.SandboxObjectAdapter[Deal]):
     )
     sorts = frozenset({"created_at", "updated_at", "name"})
 
-    def to_model(self, record: dict[str, Any]) -> Deal:
-        return to_deal(record)
+    mapping = FieldMap(
+        *v.RECORD_FIELDS,
+        ("name", "title"),
+        MappedField(
+            "probability", "win_probability", read=convert.percent_from_fraction, write=convert.fraction_from_percent
+        ),
+        MappedField("closing_at", "expected_close_date", read=convert.timestamp, write=convert.date_text),
+        MappedField("closed_at", "closed_at", read=convert.timestamp, write=convert.timestamp_text),
+        ("source", "lead_source"),
+        MappedField("tags", "labels", read=v.items),
+        ("user_id", "owner_id"),
+        MappedField("company_ids", "company_id", read=v.listed, write=v.one("company_ids", "company")),
+        MappedField("contact_ids", "contact_ids", read=v.items),
+    )
+    """Not one-to-one: ``amount``/``currency`` (the ``value`` object), ``stage``/``pipeline`` (objects with
+    their ids), ``won_reason``/``lost_reason`` (``close_reason``, by ``status``) and ``metadata``."""
 
-    def to_body(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        return deal_body(data)
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Deal:
+        value = record.get("value") or {}
+        stage = record.get("stage") or {}
+        pipeline = record.get("pipeline") or {}
+        status = record.get("status")
+        reason = record.get("close_reason")
+        return construct(
+            Deal,
+            id=record["id"],
+            **self.mapping.read(record),
+            amount=convert.decimal(value.get("amount")),
+            currency=value.get("currency"),
+            stage=stage.get("label"),
+            stage_id=stage.get("id"),
+            pipeline=pipeline.get("name"),
+            pipeline_id=pipeline.get("id"),
+            won_reason=reason if status == "won" else None,
+            lost_reason=reason if status == "lost" else None,
+            raw=record,
+        )
 
-    def build_body(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Stage and pipeline by id (:meth:`resolve` has turned labels into ids)."""
+        out = self.mapping.write(data)
+        if "amount" in data or "currency" in data:
+            out["value"] = _value(data)
+        for name in ("stage_id", "pipeline_id"):
+            if name in data:
+                out[name] = data[name]
+        if data.get("won_reason") and data.get("lost_reason"):
+            raise _invalid("won_reason", "a deal has one close reason; give won_reason or lost_reason")
+        for name in ("won_reason", "lost_reason"):
+            if name in data and (data[name] is not None or "close_reason" not in out):
+                out["close_reason"] = data[name]
+        if "metadata" in data:
+            out["custom_fields"] = v.custom_fields(data["metadata"])
+        return out
+
+    def resolve(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[Mapping[str, Any]]:
+        """A stage or pipeline written by label (case-insensitive) as its id, from one read of ``/v1/pipelines``."""
         wants_stage = data.get("stage") is not None and data.get("stage_id") is None
         wants_pipeline = data.get("pipeline") is not None and data.get("pipeline_id") is None
         if not (wants_stage or wants_pipeline):
-            return deal_body(data)
+            return data
         response = yield ProviderRequest("GET", "/v1/pipelines")
         pipelines: list[dict[str, Any]] = response.json()["data"]
         resolved = dict(data)
         if wants_pipeline:
             match = [p for p in pipelines if p["name"].casefold() == str(data["pipeline"]).casefold()]
             if not match:
-                raise c.invalid("pipeline", f"no sandbox pipeline is named {data['pipeline']!r}")
+                raise _invalid("pipeline", f"no sandbox pipeline is named {data['pipeline']!r}")
             resolved["pipeline_id"] = match[0]["id"]
         if wants_stage:
             pipeline_id = resolved.get("pipeline_id")
@@ -137,8 +106,29 @@ class DealsAdapter(c.SandboxObjectAdapter[Deal]):
             ]
             if len(stages) != 1:
                 problem = "no" if not stages else "more than one"
-                raise c.invalid(
+                raise _invalid(
                     "stage", f"{problem} sandbox stage is labelled {data['stage']!r}; give stage_id or pipeline_id"
                 )
             resolved["stage_id"] = stages[0]
-        return deal_body(resolved)
+        return resolved
+
+
+def _value(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The sandbox ``value`` object of a write that sets ``amount`` and/or ``currency`` (``amount=None`` clears it)."""
+    if "amount" in data and data["amount"] is None:
+        return None
+    value: dict[str, Any] = {}
+    if data.get("amount") is not None:
+        value["amount"] = convert.decimal_text(data["amount"])
+    if data.get("currency") is not None:
+        value["currency"] = data["currency"]
+    return value
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(
+        f"sandbox: {message}",
+        provider="sandbox",
+        details={"fields": [field]},
+        hint="change the request; nothing was sent",
+    )

@@ -13,8 +13,8 @@ from unified_sdk.provider import (
     ProviderRequest,
     ReadOnlyAdapter,
     build_path,
+    convert,
 )
-from unified_sdk_sandbox.crm import _common as c
 
 
 def to_pipeline(r: dict[str, Any]) -> Pipeline:
@@ -33,8 +33,8 @@ def to_pipeline(r: dict[str, Any]) -> Pipeline:
     return construct(
         Pipeline,
         id=r["id"],
-        created_at=c.timestamp(r.get("created_at")),
-        updated_at=c.timestamp(r.get("updated_at")),
+        created_at=convert.timestamp(r.get("created_at")),
+        updated_at=convert.timestamp(r.get("updated_at")),
         name=r.get("name"),
         is_active=r.get("active"),
         display_order=r.get("position"),

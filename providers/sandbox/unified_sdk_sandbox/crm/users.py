@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unified_sdk.models import Email, User, construct
+from unified_sdk.models import User, construct
 from unified_sdk.provider import (
     ListQuery,
     ListResult,
@@ -13,8 +13,8 @@ from unified_sdk.provider import (
     ProviderRequest,
     ReadOnlyAdapter,
     build_path,
+    convert,
 )
-from unified_sdk_sandbox.crm import _common as c
 
 
 def to_user(r: dict[str, Any]) -> User:
@@ -24,12 +24,12 @@ def to_user(r: dict[str, Any]) -> User:
     return construct(
         User,
         id=r["id"],
-        created_at=c.timestamp(r.get("created_at")),
-        updated_at=c.timestamp(r.get("updated_at")),
-        name=f"{first} {last}" if first and last else first or last,
+        created_at=convert.timestamp(r.get("created_at")),
+        updated_at=convert.timestamp(r.get("updated_at")),
+        name=convert.join_name(first, last),
         first_name=first,
         last_name=last,
-        emails=[construct(Email, email=email, type="work")] if email else [],
+        emails=[convert.email(email, "work")] if email else [],
         title=r.get("job_title"),
         is_active=r.get("active"),
         raw=r,
