@@ -117,6 +117,12 @@ def percent_from_fraction(value: Any) -> float | None:
 def timestamp(value: Any) -> datetime | None:
     """An aware datetime from ISO 8601 (``2024-01-15T10:20:30.123Z``, ``…+0000``), a date (``2024-01-15``,
     midnight UTC) or epoch milliseconds (``1705314030123``). A time without an offset is taken as UTC."""
+    if type(value) is str and value and not value.isdigit():  # the common case first: ISO 8601 text
+        try:
+            parsed = _fromiso(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if not value:
         return None
     if isinstance(value, datetime):
@@ -146,8 +152,10 @@ def telephone(number: Any, type: str | None = None) -> Telephone:
 
 def address(values: Mapping[str, Any]) -> Address | None:
     """A unified address from its unified field values (e.g. a ``FieldMap`` read), ``None`` when all are empty."""
-    found = {k: v for k, v in values.items() if v not in (None, "")}
-    return construct(Address, **found) if found else None
+    for value in values.values():
+        if value is not None and value != "":
+            return construct(Address, **{k: (v if v != "" else None) for k, v in values.items()})
+    return None
 
 
 def metadata(values: Mapping[str, Any]) -> list[Metadata]:
