@@ -29,12 +29,14 @@ __all__ = [
     "fraction_from_percent",
     "integer",
     "join_name",
+    "listed",
     "metadata",
     "metadata_values",
     "millis",
     "number",
     "percent_from_fraction",
     "single",
+    "single_writer",
     "split_name",
     "telephone",
     "text",
@@ -138,6 +140,12 @@ def timestamp(value: Any) -> datetime | None:
         except (TypeError, ValueError):
             return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def listed(value: Any) -> list[Any]:
+    """One provider value as the unified list that holds it (``AccountId`` -> ``company_ids``); ``[]`` when unset.
+    The read side of :func:`single`."""
+    return [value] if value else []
 
 
 def email(address: Any, type: str | None = None) -> Email:
@@ -244,6 +252,19 @@ def single(values: Sequence[Any] | None, field: str, *, provider: str, what: str
             details={"fields": [field]},
         )
     return values[0]
+
+
+def single_writer(
+    field: str, *, provider: str, what: str, key: str | None = None
+) -> Callable[[Sequence[Any] | None], Any]:
+    """:func:`single` as a :class:`~unified_sdk.provider.MappedField` ``write``: the one value of list ``field``
+    (of each entry's ``key`` when given, e.g. ``"email"`` of ``emails``)."""
+
+    def write(values: Sequence[Any] | None) -> Any:
+        found = single(values, field, provider=provider, what=what)
+        return found.get(key) if key is not None and isinstance(found, Mapping) else found
+
+    return write
 
 
 def metadata_values(

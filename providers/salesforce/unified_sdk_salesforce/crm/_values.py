@@ -21,11 +21,6 @@ PROVIDER = "salesforce"
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def listed(value: Any) -> list[Any]:
-    """One Salesforce value as a unified list (``AccountId`` -> ``company_ids``): empty when unset."""
-    return [value] if value else []
-
-
 def work_emails(value: Any) -> list[Any]:
     """A Salesforce ``Email`` field as unified ``emails`` (Salesforce has no type: ``work``)."""
     return [convert.email(value, "work")] if value else []
@@ -66,12 +61,7 @@ def timestamp_text(value: Any) -> str | None:
 
 def one(field: str, what: str, key: str | None = None) -> Callable[[Sequence[Any] | None], Any]:
     """A writer of the one value Salesforce stores for unified list ``field`` (``key``: of each entry)."""
-
-    def write(values: Sequence[Any] | None) -> Any:
-        found = convert.single(values, field, provider=PROVIDER, what=what)
-        return found.get(key) if key is not None and isinstance(found, Mapping) else found
-
-    return write
+    return convert.single_writer(field, provider=PROVIDER, what=what, key=key)
 
 
 def _json_value(value: Any) -> Any:

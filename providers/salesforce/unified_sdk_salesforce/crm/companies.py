@@ -13,7 +13,6 @@ from unified_sdk_salesforce.crm._values import (
     custom_field_values,
     custom_fields,
     domains,
-    listed,
     one,
     work_telephones,
 )
@@ -64,7 +63,7 @@ class CompaniesAdapter(SalesforceObjectAdapter[Company]):
         ("user_id", "OwnerId"),
         # One Website: domains are read from it, and written to it when no website is given (to_provider).
         MappedField("domains", "Website", read=domains, writable=False),
-        MappedField("websites", "Website", read=listed, write=one("websites", "website")),
+        MappedField("websites", "Website", read=convert.listed, write=one("websites", "website")),
         MappedField("telephones", "Phone", read=work_telephones, write=one("telephones", "telephone", key="telephone")),
     )
     also_written = dict.fromkeys(ADDRESS.provider_names, "address")

@@ -13,7 +13,6 @@ from unified_sdk_salesforce.crm._values import (
     CompoundAddress,
     custom_field_values,
     custom_fields,
-    listed,
     one,
     work_emails,
 )
@@ -77,7 +76,7 @@ class ContactsAdapter(SalesforceObjectAdapter[Contact]):
         ("department", "Department"),
         MappedField("emails", "Email", read=work_emails, write=one("emails", "email address", key="email")),
         ("user_id", "OwnerId"),
-        MappedField("company_ids", "AccountId", read=listed, write=one("company_ids", "account")),
+        MappedField("company_ids", "AccountId", read=convert.listed, write=one("company_ids", "account")),
     )
     also_written = {
         **{name: "telephones" for name, _ in PHONES},

@@ -8,7 +8,7 @@ from typing import Any
 from unified_sdk.models import Deal, construct
 from unified_sdk.provider import FieldMap, MappedField, OperationContext, OperationFlow, convert
 from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
-from unified_sdk_salesforce.crm._values import custom_field_values, custom_fields, json_number, listed, one
+from unified_sdk_salesforce.crm._values import custom_field_values, custom_fields, json_number, one
 from unified_sdk_salesforce.crm.pipelines import PIPELINE_ID, PIPELINE_NAME
 
 
@@ -73,7 +73,7 @@ class DealsAdapter(SalesforceObjectAdapter[Deal]):
         MappedField("closing_at", "CloseDate", read=convert.timestamp, write=convert.date_text),
         ("source", "LeadSource"),
         ("user_id", "OwnerId"),
-        MappedField("company_ids", "AccountId", read=listed, write=one("company_ids", "account")),
+        MappedField("company_ids", "AccountId", read=convert.listed, write=one("company_ids", "account")),
     )
 
     def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Deal:

@@ -8,7 +8,6 @@ unified lists it stores as one value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from unified_sdk.models import Address, Metadata
@@ -42,20 +41,15 @@ def address_fields(value: Mapping[str, Any]) -> dict[str, Any]:
     return ADDRESS.write({**_NO_ADDRESS, **value})
 
 
-def listed(value: Any) -> list[Any]:
-    """One sandbox value as the unified list that holds it (``[]`` when it is empty)."""
-    return [value] if value else []
-
-
 def items(value: list[Any] | None) -> list[Any]:
     """A sandbox list, with ``null`` read as empty."""
     return value or []
 
 
-def one(field: str, what: str) -> Callable[[Sequence[Any]], Any]:
-    """The writer of unified list ``field`` that the sandbox stores as one ``what``: its one value
-    (:func:`~unified_sdk.provider.convert.single`: more than one is a ``ValidationError`` naming ``field``)."""
-    return partial(convert.single, field=field, provider=PROVIDER, what=what)
+def one(field: str, what: str) -> Callable[[Sequence[Any] | None], Any]:
+    """The writer of unified list ``field`` that the sandbox stores as one ``what``
+    (:func:`~unified_sdk.provider.convert.single_writer`: more than one is a ``ValidationError`` naming ``field``)."""
+    return convert.single_writer(field, provider=PROVIDER, what=what)
 
 
 def metadata(custom: Mapping[str, Any] | None) -> list[Metadata]:

@@ -55,8 +55,8 @@ class CompaniesAdapter(SandboxObjectAdapter[Company]):
     mapping = FieldMap(
         *v.RECORD_FIELDS,
         ("name", "name"),
-        MappedField("domains", "domain", read=v.listed, write=v.one("domains", "domain")),
-        MappedField("websites", "website", read=v.listed, write=v.one("websites", "website")),
+        MappedField("domains", "domain", read=convert.listed, write=v.one("domains", "domain")),
+        MappedField("websites", "website", read=convert.listed, write=v.one("websites", "website")),
         ("industry", "industry"),
         ("employees", "employee_count"),
         MappedField("address", "address", read=v.address, write=v.address_fields),

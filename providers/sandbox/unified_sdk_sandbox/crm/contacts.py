@@ -74,7 +74,7 @@ class ContactsAdapter(SandboxObjectAdapter[Contact]):
             **self.mapping.read(record),
             name=convert.join_name(record.get("first_name"), record.get("last_name")),
             company=company.get("name"),
-            company_ids=v.listed(company.get("id")),
+            company_ids=convert.listed(company.get("id")),
             raw=record,
         )
 

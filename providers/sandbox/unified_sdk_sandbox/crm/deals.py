@@ -36,7 +36,7 @@ class DealsAdapter(SandboxObjectAdapter[Deal]):
         ("source", "lead_source"),
         MappedField("tags", "labels", read=v.items),
         ("user_id", "owner_id"),
-        MappedField("company_ids", "company_id", read=v.listed, write=v.one("company_ids", "company")),
+        MappedField("company_ids", "company_id", read=convert.listed, write=v.one("company_ids", "company")),
         MappedField("contact_ids", "contact_ids", read=v.items),
     )
     """Not one-to-one: ``amount``/``currency`` (the ``value`` object), ``stage``/``pipeline`` (objects with
