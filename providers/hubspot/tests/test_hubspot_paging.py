@@ -9,7 +9,7 @@ import pytest
 from hubspot_testkit import connect_api_key, new_client
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from unified_sdk_hubspot.crm._objects import HubSpotObjectAdapter
+from unified_sdk_hubspot.crm._base import HubSpotObjectAdapter
 from unified_sdk_hubspot.fake import FakeHubSpot
 
 from unified_sdk import Client

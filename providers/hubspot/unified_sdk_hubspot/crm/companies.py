@@ -5,54 +5,51 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from unified_sdk.models import Company, Telephone, construct
-from unified_sdk.provider import OperationContext, OperationFlow
-from unified_sdk_hubspot.crm import _values as v
-from unified_sdk_hubspot.crm._objects import HubSpotObjectAdapter
-from unified_sdk_hubspot.crm.contacts import address_of, address_properties
+from unified_sdk.models import Company, construct
+from unified_sdk.provider import FieldMap, MappedField, convert
+from unified_sdk_hubspot.crm._base import HubSpotObjectAdapter, Page
+from unified_sdk_hubspot.crm._values import associated_ids, listed, metadata, property_value
 
-_PROPERTIES = (
-    "name",
-    "domain",
-    "hs_additional_domains",
-    "website",
-    "industry",
-    "numberofemployees",
-    "phone",
-    "address",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "description",
-    "hubspot_owner_id",
-    "createdate",
-    "hs_lastmodifieddate",
+#: The unified address of a company: its fields and the properties holding them.
+ADDRESS = FieldMap(
+    ("address1", "address"),
+    ("address2", "address2"),
+    ("city", "city"),
+    ("region", "state"),
+    ("postal_code", "zip"),
+    ("country", "country"),
+    default_read=convert.text,
 )
-_KNOWN = frozenset({*_PROPERTIES, "hs_object_id"})
-_ADDRESS = {
-    "address": "address1",
-    "address2": "address2",
-    "city": "city",
-    "state": "region",
-    "zip": "postal_code",
-    "country": "country",
-}
 
 
 def _construct(**values: Any) -> Company:
     return construct(Company, **values)
 
 
-def _phone(**values: Any) -> Telephone:
-    return construct(Telephone, **values)
-
-
 class CompaniesAdapter(HubSpotObjectAdapter[Company]):
     """``crm.companies``: HubSpot companies with their contact and deal associations."""
 
     object_type: ClassVar[str] = "companies"
+    mapping = FieldMap(
+        ("name", "name"),
+        ("industry", "industry"),
+        MappedField("employees", "numberofemployees", read=convert.integer, write=str),
+        ("description", "description"),
+        ("user_id", "hubspot_owner_id"),
+        MappedField("created_at", "createdate", read=convert.timestamp, writable=False),
+        MappedField("updated_at", "hs_lastmodifieddate", read=convert.timestamp, writable=False),
+        default_read=convert.text,
+    )
+    properties: ClassVar[tuple[str, ...]] = (
+        *mapping.provider_names,
+        "domain",
+        "hs_additional_domains",
+        "website",
+        "phone",
+        *ADDRESS.provider_names,
+    )
+    #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
+    known: ClassVar[frozenset[str]] = frozenset({*properties, "hs_object_id"})
     filters = frozenset({"updated_after", "user_id", "query"})
     search_filters: ClassVar[Mapping[str, str]] = {"user_id": "hubspot_owner_id"}
     sorts = frozenset({"created_at", "updated_at", "name"})
@@ -61,57 +58,41 @@ class CompaniesAdapter(HubSpotObjectAdapter[Company]):
         "updated_at": "hs_lastmodifieddate",
         "name": "name",
     }
-    properties: ClassVar[tuple[str, ...]] = _PROPERTIES
     associations: ClassVar[tuple[str, ...]] = ("contacts", "deals")
     association_type_ids: ClassVar[Mapping[str, int]] = {"contacts": 280, "deals": 342}
     association_fields: ClassVar[Mapping[str, str]] = {"contact_ids": "contacts", "deal_ids": "deals"}
 
-    def to_model(self, record: Mapping[str, Any], extra: Any, with_associations: bool) -> Company:
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Company:
+        page: Page = lookups
         p = record.get("properties") or {}
         domains = [p["domain"]] if p.get("domain") else []
-        domains += [d.strip() for d in (p.get("hs_additional_domains") or "").split(";") if d.strip()]
-        assoc = record.get("associations") if with_associations else None
+        domains += listed(p.get("hs_additional_domains"))
+        linked = record.get("associations") if page.linked else None
         return _construct(
+            **self.mapping.read(p),
             id=str(record["id"]),
-            created_at=v.timestamp(record.get("createdAt") or p.get("createdate")),
-            updated_at=v.timestamp(record.get("updatedAt") or p.get("hs_lastmodifieddate")),
-            name=p.get("name") or None,
             domains=domains,
             websites=[p["website"]] if p.get("website") else [],
-            industry=p.get("industry") or None,
-            employees=v.integer(p.get("numberofemployees")),
-            address=address_of(p, _ADDRESS),
-            telephones=[_phone(telephone=p["phone"], type="work")] if p.get("phone") else [],
+            address=convert.address(ADDRESS.read(p)),
+            telephones=[convert.telephone(p["phone"], "work")] if p.get("phone") else [],
             emails=[],
-            description=p.get("description") or None,
-            user_id=p.get("hubspot_owner_id") or None,
-            contact_ids=v.ids(assoc, "contacts") if with_associations else None,
-            deal_ids=v.ids(assoc, "deals") if with_associations else None,
-            metadata=v.metadata(p, _KNOWN),
+            contact_ids=associated_ids(linked, "contacts") if page.linked else None,
+            deal_ids=associated_ids(linked, "deals") if page.linked else None,
+            metadata=metadata(p, self.known),
             raw=record,
         )
 
-    def to_properties(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
-        props: dict[str, Any] = {}
-        for field, prop in (
-            ("name", "name"),
-            ("industry", "industry"),
-            ("description", "description"),
-            ("user_id", "hubspot_owner_id"),
-        ):
-            if field in data:
-                props[prop] = data[field]
-        if "employees" in data:
-            props["numberofemployees"] = None if data["employees"] is None else str(data["employees"])
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        props = self.mapping.write(data)
         if "domains" in data:
-            props["domain"] = (data["domains"] or [None])[0]
+            props["domain"] = convert.single(data["domains"], "domains", provider="hubspot", what="primary domain")
         if "websites" in data:
-            props["website"] = (data["websites"] or [None])[0]
+            props["website"] = convert.single(data["websites"], "websites", provider="hubspot", what="website")
         if "telephones" in data:
-            phones = [v.get(t, "telephone") for t in data["telephones"] or ()]
-            props["phone"] = phones[0] if phones else None
+            phone = convert.single(data["telephones"], "telephones", provider="hubspot", what="phone number")
+            props["phone"] = phone.get("telephone") if phone else None
         if "address" in data:
-            props.update(address_properties(data["address"], _ADDRESS))
-        props.update(v.custom_properties(data.get("metadata")))
+            address = data["address"]
+            props.update(ADDRESS.write(address) if address is not None else dict.fromkeys(ADDRESS.provider_names))
+        props.update(convert.metadata_values(data.get("metadata"), provider="hubspot", value=property_value))
         return props
-        yield  # pragma: no cover - a generator without requests

@@ -3,42 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from unified_sdk.errors import ValidationError
 from unified_sdk.models import Deal, construct
-from unified_sdk.provider import OperationContext, OperationFlow, Provider
-from unified_sdk_hubspot.crm import _values as v
-from unified_sdk_hubspot.crm._objects import HubSpotObjectAdapter
+from unified_sdk.provider import FieldMap, MappedField, OperationContext, OperationFlow, Provider, convert
+from unified_sdk_hubspot.crm._base import HubSpotObjectAdapter, Page
 from unified_sdk_hubspot.crm._stages import EMPTY, StageCache, Stages
+from unified_sdk_hubspot.crm._values import associated_ids, metadata, property_value
 
-_PROPERTIES = (
-    "dealname",
-    "amount",
-    "deal_currency_code",
-    "dealstage",
-    "pipeline",
-    "closedate",
-    "hs_deal_stage_probability",
-    "closed_won_reason",
-    "closed_lost_reason",
-    "hs_analytics_source",
-    "hubspot_owner_id",
-    "createdate",
-    "hs_lastmodifieddate",
-)
-#: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
-_KNOWN = frozenset({*_PROPERTIES, "hs_object_id"})
+#: The unified fields HubSpot sets itself, each with the remedy.
+_DERIVED = {
+    "probability": "probability follows the stage",
+    "closed_at": "closed_at is the close date of a closed stage: write closing_at",
+    "tags": "HubSpot deals have no tags",
+    "source": "HubSpot records a deal's source itself",
+}
 
 
 def _construct(**values: Any) -> Deal:
     return construct(Deal, **values)
 
 
+@dataclass(frozen=True, slots=True)
+class DealPage(Page):
+    """A page of deals also needs the stage and pipeline labels."""
+
+    stages: Stages = EMPTY
+
+
 class DealsAdapter(HubSpotObjectAdapter[Deal]):
     """``crm.deals``: list, get, create, update and delete deals, with stage labels and associations."""
 
     object_type: ClassVar[str] = "deals"
+    mapping = FieldMap(
+        ("name", "dealname"),
+        MappedField("amount", "amount", read=convert.decimal, write=convert.decimal_text),
+        ("currency", "deal_currency_code"),
+        ("stage_id", "dealstage"),
+        ("pipeline_id", "pipeline"),
+        MappedField("closing_at", "closedate", read=convert.timestamp, write=convert.timestamp_text),
+        MappedField("probability", "hs_deal_stage_probability", read=convert.percent_from_fraction, writable=False),
+        ("won_reason", "closed_won_reason"),
+        ("lost_reason", "closed_lost_reason"),
+        MappedField("source", "hs_analytics_source", writable=False),
+        ("user_id", "hubspot_owner_id"),
+        MappedField("created_at", "createdate", read=convert.timestamp, writable=False),
+        MappedField("updated_at", "hs_lastmodifieddate", read=convert.timestamp, writable=False),
+        default_read=convert.text,
+    )
+    properties: ClassVar[tuple[str, ...]] = mapping.provider_names
+    #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
+    known: ClassVar[frozenset[str]] = frozenset({*properties, "hs_object_id"})
     filters = frozenset(
         {"updated_after", "created_after", "stage_id", "pipeline_id", "user_id", "company_id", "contact_id", "query"}
     )
@@ -55,7 +72,6 @@ class DealsAdapter(HubSpotObjectAdapter[Deal]):
         "updated_at": "hs_lastmodifieddate",
         "name": "dealname",
     }
-    properties: ClassVar[tuple[str, ...]] = _PROPERTIES
     associations: ClassVar[tuple[str, ...]] = ("contacts", "companies")
     association_type_ids: ClassVar[Mapping[str, int]] = {"contacts": 3, "companies": 5}
     association_fields: ClassVar[Mapping[str, str]] = {"contact_ids": "contacts", "company_ids": "companies"}
@@ -64,76 +80,53 @@ class DealsAdapter(HubSpotObjectAdapter[Deal]):
         super().__init__(provider)
         self.stage_cache = StageCache()
 
-    def prepare(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
+    def lookups(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
+        page: Page = yield from super().lookups(ctx, records)
         if not records:
-            return EMPTY
+            return DealPage(page.linked)
         wanted = {(r.get("properties") or {}).get("dealstage") for r in records}
-        return (yield from self.stage_cache.stages(ctx, wanted))
+        return DealPage(page.linked, (yield from self.stage_cache.stages(ctx, wanted)))
 
-    def to_model(self, record: Mapping[str, Any], extra: Any, with_associations: bool) -> Deal:
-        stages: Stages = extra
+    def to_unified(self, record: Mapping[str, Any], lookups: Any) -> Deal:
+        page: DealPage = lookups
         p = record.get("properties") or {}
-        stage_id = p.get("dealstage") or None
-        stage = stages.stages.get(stage_id) if stage_id else None
-        pipeline_id = p.get("pipeline") or None
-        closing = v.timestamp(p.get("closedate"))
-        assoc = record.get("associations") if with_associations else None
+        values = self.mapping.read(p)
+        stage_id = values["stage_id"]
+        stage = page.stages.stages.get(stage_id) if stage_id else None
+        pipeline_id = values["pipeline_id"]
+        linked = record.get("associations") if page.linked else None
         return _construct(
+            **values,
             id=str(record["id"]),
-            created_at=v.timestamp(record.get("createdAt") or p.get("createdate")),
-            updated_at=v.timestamp(record.get("updatedAt") or p.get("hs_lastmodifieddate")),
-            name=p.get("dealname") or None,
-            amount=v.decimal(p.get("amount")),
-            currency=p.get("deal_currency_code") or None,
-            probability=v.percent(p.get("hs_deal_stage_probability")),
             stage=stage.label if stage is not None else None,
-            stage_id=stage_id,
-            pipeline=stages.pipelines.get(pipeline_id) if pipeline_id else None,
-            pipeline_id=pipeline_id,
-            closing_at=closing,
-            closed_at=closing if stage is not None and stage.closed else None,
-            won_reason=p.get("closed_won_reason") or None,
-            lost_reason=p.get("closed_lost_reason") or None,
-            source=p.get("hs_analytics_source") or None,
-            tags=None,
-            user_id=p.get("hubspot_owner_id") or None,
-            contact_ids=v.ids(assoc, "contacts") if with_associations else None,
-            company_ids=v.ids(assoc, "companies") if with_associations else None,
-            metadata=v.metadata(p, _KNOWN),
+            pipeline=page.stages.pipelines.get(pipeline_id) if pipeline_id else None,
+            closed_at=values["closing_at"] if stage is not None and stage.closed else None,
+            contact_ids=associated_ids(linked, "contacts") if page.linked else None,
+            company_ids=associated_ids(linked, "companies") if page.linked else None,
+            metadata=metadata(p, self.known),
             raw=record,
         )
 
-    def to_properties(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
-        for field in ("probability", "closed_at", "tags", "source"):
+    def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        for field, remedy in _DERIVED.items():
             if data.get(field) is not None:
                 raise ValidationError(
                     f"HubSpot derives a deal's {field} itself; it cannot be written",
                     provider="hubspot",
-                    hint=f"leave {field} out (probability follows the stage; closed_at the close date)",
+                    hint=f"leave {field} out ({remedy})",
+                    details={"fields": [field]},
                 )
-        props: dict[str, Any] = {}
-        simple = {
-            "name": "dealname",
-            "currency": "deal_currency_code",
-            "stage_id": "dealstage",
-            "pipeline_id": "pipeline",
-            "user_id": "hubspot_owner_id",
-            "won_reason": "closed_won_reason",
-            "lost_reason": "closed_lost_reason",
-        }
-        for field, prop in simple.items():
-            if field in data:
-                props[prop] = data[field]
-        if "amount" in data:
-            props["amount"] = None if data["amount"] is None else v.amount_text(data["amount"])
-        if "closing_at" in data:
-            props["closedate"] = None if data["closing_at"] is None else v.iso(data["closing_at"])
-        if data.get("stage") and not data.get("stage_id"):
-            props["dealstage"] = yield from self._stage_id(ctx, data["stage"], data.get("pipeline_id"))
-        if data.get("pipeline") and not data.get("pipeline_id"):
-            props["pipeline"] = yield from self._pipeline_id(ctx, data["pipeline"])
-        props.update(v.custom_properties(data.get("metadata")))
+        props = self.mapping.write(data)
+        props.update(convert.metadata_values(data.get("metadata"), provider="hubspot", value=property_value))
         return props
+
+    def resolve(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[Mapping[str, Any]]:
+        """Stage and pipeline labels (``stage=``, ``pipeline=``) written without their ids, as ids."""
+        if data.get("pipeline") and not data.get("pipeline_id"):
+            data = {**data, "pipeline_id": (yield from self._pipeline_id(ctx, data["pipeline"]))}
+        if data.get("stage") and not data.get("stage_id"):
+            data = {**data, "stage_id": (yield from self._stage_id(ctx, data["stage"], data.get("pipeline_id")))}
+        return data
 
     def _stage_id(self, ctx: OperationContext, label: str, pipeline_id: str | None) -> OperationFlow[str]:
         stages = yield from self.stage_cache.stages(ctx)

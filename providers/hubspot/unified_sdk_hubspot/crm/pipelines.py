@@ -14,8 +14,8 @@ from unified_sdk.provider import (
     ProviderRequest,
     ReadOnlyAdapter,
     build_path,
+    convert,
 )
-from unified_sdk_hubspot.crm import _values as v
 from unified_sdk_hubspot.crm._stages import PIPELINES_PATH
 
 
@@ -25,15 +25,15 @@ def to_pipeline(p: Mapping[str, Any]) -> Pipeline:
             id=str(s.get("id")),
             name=s.get("label"),
             active=not s.get("archived", False),
-            deal_probability=v.percent((s.get("metadata") or {}).get("probability")),
+            deal_probability=convert.percent_from_fraction((s.get("metadata") or {}).get("probability")),
             display_order=s.get("displayOrder"),
         )
         for s in sorted(p.get("stages") or (), key=lambda s: s.get("displayOrder") or 0)
     ]
     return Pipeline.model_construct(
         id=str(p.get("id")),
-        created_at=v.timestamp(p.get("createdAt")),
-        updated_at=v.timestamp(p.get("updatedAt")),
+        created_at=convert.timestamp(p.get("createdAt")),
+        updated_at=convert.timestamp(p.get("updatedAt")),
         name=p.get("label"),
         is_active=not p.get("archived", False),
         display_order=p.get("displayOrder"),

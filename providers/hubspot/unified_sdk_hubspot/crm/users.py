@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from unified_sdk.models import Email, User
+from unified_sdk.models import User
 from unified_sdk.provider import (
     ListQuery,
     ListResult,
@@ -14,8 +14,8 @@ from unified_sdk.provider import (
     ProviderRequest,
     ReadOnlyAdapter,
     build_path,
+    convert,
 )
-from unified_sdk_hubspot.crm import _values as v
 
 OWNERS_PATH = "/crm/v3/owners"
 
@@ -25,12 +25,12 @@ def to_user(o: Mapping[str, Any]) -> User:
     last = o.get("lastName") or None
     return User.model_construct(
         id=str(o.get("id")),
-        created_at=v.timestamp(o.get("createdAt")),
-        updated_at=v.timestamp(o.get("updatedAt")),
-        name=" ".join(x for x in (first, last) if x) or None,
+        created_at=convert.timestamp(o.get("createdAt")),
+        updated_at=convert.timestamp(o.get("updatedAt")),
+        name=convert.join_name(first, last),
         first_name=first,
         last_name=last,
-        emails=[Email.model_construct(email=o["email"], type="work")] if o.get("email") else [],
+        emails=[convert.email(o["email"], "work")] if o.get("email") else [],
         title=None,
         is_active=not o.get("archived", False),
         raw=dict(o),

@@ -14,7 +14,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -139,6 +139,8 @@ DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = {
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
 }
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -165,7 +167,8 @@ def ms_from_value(value: Any) -> int | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    # Exact: float seconds times 1000 can fall just below the millisecond (``.298`` -> 297).
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
 
 
 def now_ms() -> int:

@@ -1,5 +1,7 @@
-"""The shared CRM v3 object adapter: list (``after`` paging or search by modification time), get,
-create, update (PATCH) and delete (archive)."""
+"""The transport of HubSpot's CRM v3 objects: list (``after`` paging or search by modification time), get,
+create, update (PATCH), delete (archive) and batch writes. Records are translated only by the resource
+adapters' hooks (``to_unified`` / ``to_provider``), reached through :meth:`ObjectAdapter.unify` and
+:meth:`ObjectAdapter.provider_fields`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import base64
 import builtins
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from unified_sdk.errors import (
@@ -19,18 +22,18 @@ from unified_sdk.errors import (
 )
 from unified_sdk.provider import (
     Category,
-    CrmObjectAdapter,
     ListQuery,
     ListResult,
+    ObjectAdapter,
     OperationContext,
     OperationFlow,
     ProviderRequest,
     build_path,
+    convert,
     item_error,
 )
 from unified_sdk_hubspot._errors import _fields
-from unified_sdk_hubspot.crm import _values as v
-from unified_sdk_hubspot.crm._values import timestamp, to_millis
+from unified_sdk_hubspot.crm._values import associated_ids
 
 M = TypeVar("M")
 
@@ -71,12 +74,23 @@ def _decode(cursor: str) -> dict[str, Any]:
     return state
 
 
-class Context:
-    """What mapping one page needs besides the records (e.g. stage labels)."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What :meth:`~unified_sdk.provider.ObjectAdapter.to_unified` needs besides one record of a page."""
+
+    linked: bool = True
+    """Whether the records' associations were read (else their id lists are unknown: ``None``)."""
 
 
-class HubSpotObjectAdapter(CrmObjectAdapter[M]):
-    """CRUD and listing for one CRM v3 object type; subclasses define the mapping."""
+class Unlinked(builtins.list[dict[str, Any]]):
+    """Records whose associations were not read (a PATCH answer, a search whose association read was
+    refused): :meth:`HubSpotObjectAdapter.lookups` then says so, and their id lists read as ``None``."""
+
+    __slots__ = ()
+
+
+class HubSpotObjectAdapter(ObjectAdapter[M]):
+    """CRUD and listing for one CRM v3 object type; each resource adds its mapping and the two hooks."""
 
     id_pattern = r"[0-9]+"
     max_page_size = LIST_LIMIT
@@ -98,18 +112,11 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
     sort_properties: ClassVar[Mapping[str, str]] = {}
     """Unified sort -> the property the search API sorts by."""
 
-    # -- the mapping (subclasses) ---------------------------------------------------------------------
-    def prepare(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
-        """Fetch what mapping ``records`` needs (e.g. pipelines); default: nothing."""
-        return None
+    # -- what translating a page needs ---------------------------------------------------------------------
+    def lookups(self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]) -> OperationFlow[Any]:
+        """Whether the records' associations were read; resources that need more extend this :class:`Page`."""
+        return Page(linked=not isinstance(records, Unlinked))
         yield  # pragma: no cover - makes this a generator
-
-    def to_model(self, record: Mapping[str, Any], extra: Any, with_associations: bool) -> M:
-        raise NotImplementedError
-
-    def to_properties(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
-        """Unified write fields as HubSpot properties (may fetch, e.g. a stage id by label)."""
-        raise NotImplementedError
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _path(self, record_id: str | None = None) -> str:
@@ -121,13 +128,6 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         if not query_fields:
             return list(self.properties)
         return list(dict.fromkeys([*self.properties, *query_fields]))
-
-    def _map_page(
-        self, ctx: OperationContext, records: builtins.list[dict[str, Any]], with_associations: bool
-    ) -> OperationFlow[builtins.list[M]]:
-        extra = yield from self.prepare(ctx, records)
-        to_model = self.to_model
-        return [to_model(r, extra, with_associations) for r in records]
 
     # -- operations ---------------------------------------------------------------------------------------
     def page_size(self, query: ListQuery) -> int:
@@ -156,7 +156,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
             params["after"] = query.cursor
         response = yield ProviderRequest("GET", self._path(), params=params)
         body = response.json()
-        items = yield from self._map_page(ctx, body.get("results") or [], True)
+        items = yield from self.unify(ctx, body.get("results") or [])
         next_after = ((body.get("paging") or {}).get("next") or {}).get("after")
         return ListResult(items, str(next_after) if next_after else None)
 
@@ -174,7 +174,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         if query.cursor and query.cursor.startswith(_CURSOR_PREFIX):
             state = _decode(query.cursor)
         elif query.updated_after is not None:
-            start = to_millis(query.updated_after)
+            start = convert.millis(query.updated_after)
             state = {"w": start, "op": "GT", "a": 0, "t": start, "seen": []}
         else:  # filters without updated_after: every modification time
             state = {"w": 0, "op": "GTE", "a": 0, "t": 0, "seen": []}
@@ -201,8 +201,8 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         fresh: list[dict[str, Any]] = []
         for record in results:
             rid = str(record["id"])
-            modified = timestamp((record.get("properties") or {}).get(prop) or record.get("updatedAt"))
-            ms = to_millis(modified) if modified is not None else tail_ts
+            modified = convert.timestamp((record.get("properties") or {}).get(prop) or record.get("updatedAt"))
+            ms = convert.millis(modified) if modified is not None else tail_ts
             if ms == state["w"] and rid in skip:
                 continue
             fresh.append(record)
@@ -210,10 +210,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
                 tail_ts, tail = ms, [rid]
             elif ms == tail_ts and rid not in tail:
                 tail.append(rid)
-        linked = yield from self._read_associations(ctx, fresh)
-        if linked is not None:
-            fresh = [{**r, "associations": linked.get(str(r["id"]), {})} for r in fresh]
-        items = yield from self._map_page(ctx, fresh, linked is not None)
+        items = yield from self.unify(ctx, (yield from self._with_associations(ctx, fresh)))
         next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
         reached = int(state["a"]) + len(results)
         if next_after and int(next_after) + limit <= ceiling:
@@ -241,7 +238,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
             if key == "query":
                 continue
             if key == "created_after":
-                out.append({"propertyName": "createdate", "operator": "GT", "value": str(to_millis(value))})
+                out.append({"propertyName": "createdate", "operator": "GT", "value": str(convert.millis(value))})
             else:
                 out.append({"propertyName": self.search_filters[key], "operator": "EQ", "value": str(value)})
         return out
@@ -261,9 +258,8 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         ceiling = int(ctx.config.get("search_result_limit") or SEARCH_CEILING)
         filters = self._search_filters(query)
         if query.updated_after is not None:
-            filters.append(
-                {"propertyName": self.modified_property, "operator": "GT", "value": str(to_millis(query.updated_after))}
-            )
+            since = str(convert.millis(query.updated_after))
+            filters.append({"propertyName": self.modified_property, "operator": "GT", "value": since})
         direction = "DESCENDING" if query.order == "desc" else "ASCENDING"
         body: dict[str, Any] = {
             "filterGroups": [{"filters": filters}] if filters else [],
@@ -278,10 +274,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         response = yield ProviderRequest("POST", self._path() + "/search", json=body, idempotent=True)
         page = response.json()
         results: builtins.list[dict[str, Any]] = page.get("results") or []
-        linked = yield from self._read_associations(ctx, results)
-        if linked is not None:
-            results = [{**r, "associations": linked.get(str(r["id"]), {})} for r in results]
-        items = yield from self._map_page(ctx, results, linked is not None)
+        items = yield from self.unify(ctx, (yield from self._with_associations(ctx, results)))
         next_after = ((page.get("paging") or {}).get("next") or {}).get("after")
         if not next_after or not results:
             return ListResult(items, None)
@@ -293,6 +286,16 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
                 hint="narrow it with filters (e.g. updated_after), or list without sort= to walk every record",
             )
         return ListResult(items, _SORTED_PREFIX + str(int(next_after)))
+
+    def _with_associations(
+        self, ctx: OperationContext, records: builtins.list[dict[str, Any]]
+    ) -> OperationFlow[builtins.list[dict[str, Any]]]:
+        """Search results with their associations read (search returns none), or :class:`Unlinked` when
+        they cannot be read."""
+        linked = yield from self._read_associations(ctx, records)
+        if linked is None:
+            return Unlinked(records)
+        return [{**r, "associations": linked.get(str(r["id"]), {})} for r in records]
 
     def _read_associations(
         self, ctx: OperationContext, records: Sequence[Mapping[str, Any]]
@@ -321,8 +324,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         if self.associations:
             params["associations"] = ",".join(self.associations)
         response = yield ProviderRequest("GET", self._path(id), params=params)
-        record = response.json()
-        items = yield from self._map_page(ctx, [record], True)
+        items = yield from self.unify(ctx, [response.json()])
         return items[0]
 
     def _association_inputs(self, data: Mapping[str, Any]) -> builtins.list[dict[str, Any]]:
@@ -343,7 +345,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         return inputs
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
-        properties = yield from self.to_properties(ctx, data)
+        properties = yield from self.provider_fields(ctx, data)
         body: dict[str, Any] = {"properties": properties}
         associations = self._association_inputs(data)
         if associations:
@@ -354,8 +356,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
             to_type: {"results": [{"id": str(i)} for i in data.get(field) or ()]}
             for field, to_type in self.association_fields.items()
         }
-        record = {**record, "associations": linked}
-        items = yield from self._map_page(ctx, [record], True)
+        items = yield from self.unify(ctx, [{**record, "associations": linked}])
         return items[0]
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
@@ -365,11 +366,11 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
             for field, to_type in self.association_fields.items()
             if field in data
         }
-        properties = yield from self.to_properties(ctx, data)
+        properties = yield from self.provider_fields(ctx, data)
         if properties or not wanted:
             response = yield ProviderRequest("PATCH", self._path(id), json={"properties": properties})
             if not wanted:
-                items = yield from self._map_page(ctx, [response.json()], False)
+                items = yield from self.unify(ctx, Unlinked([response.json()]))
                 return items[0]
         yield from self._replace_associations(ctx, id, wanted)
         return (yield from self.get(ctx, id))
@@ -395,7 +396,7 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
                     hint="change these associations with client.passthrough and HubSpot's v4 associations API",
                 )
         for to_type, ids in wanted.items():
-            have = set(v.ids(current, to_type))
+            have = set(associated_ids(current, to_type))
             add = [i for i in dict.fromkeys(ids) if i not in have]
             remove = sorted(have - set(ids))
             base = f"/crm/v4/associations/{self.object_type}/{to_type}/batch"
@@ -417,12 +418,12 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
         """Each item's HubSpot properties (as single create/update map them); an item the mapping
         refuses (e.g. an unknown stage label) gets its error in ``outcomes`` and ``None`` here."""
         found: builtins.list[dict[str, Any] | None] = []
-        for index, data in enumerate(items):
-            try:
-                found.append((yield from self.to_properties(ctx, data)))
-            except (ValidationError, NotSupportedError) as exc:
-                outcomes[index] = exc
+        for index, each in enumerate((yield from self.provider_fields_each(ctx, items))):
+            if isinstance(each, UnifiedError):
+                outcomes[index] = each
                 found.append(None)
+            else:
+                found.append(each)
         return found
 
     def _send_batch(
@@ -537,7 +538,8 @@ class HubSpotObjectAdapter(CrmObjectAdapter[M]):
     ) -> OperationFlow[builtins.list[Any]]:
         """Per item, in input order: its model, its error, or (answered neither) a provider error."""
         order = sorted(records)
-        models = yield from self._map_page(ctx, [records[i] for i in order], with_associations)
+        page = [records[i] for i in order]
+        models = yield from self.unify(ctx, page if with_associations else Unlinked(page))
         results = list(outcomes)
         for index, model in zip(order, models, strict=True):
             results[index] = model
