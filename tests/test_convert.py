@@ -60,6 +60,11 @@ def test_every_moment_written_reads_back_to_the_millisecond(moment: datetime) ->
     assert convert.timestamp(convert.millis(moment)) == truncated
 
 
+def test_epoch_milliseconds_are_exact() -> None:
+    # ``timestamp() * 1000`` in floats gives ...297 for this one.
+    assert convert.millis(datetime(2039, 6, 29, 19, 58, 19, 298000, tzinfo=UTC)) % 1000 == 298
+
+
 def test_timestamps_read_every_spelling_providers_use() -> None:
     noon = datetime(2024, 1, 31, 12, tzinfo=UTC)
     assert convert.timestamp("2024-01-31T12:00:00.000Z") == noon

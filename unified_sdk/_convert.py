@@ -12,7 +12,7 @@ so models can be made with :func:`unified_sdk.models.construct`; listings map th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 _fromiso = datetime.fromisoformat
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 # -- reading: provider -> unified ---------------------------------------------------------------------
 
@@ -220,7 +222,8 @@ def date_text(value: Any) -> str | None:
 
 def millis(value: datetime) -> int:
     """Epoch milliseconds of a datetime (a naive one taken as UTC)."""
-    return int(_utc(value).timestamp() * 1000)
+    # Integer arithmetic: ``timestamp() * 1000`` is a float and lands 1 ms early for some times.
+    return (_utc(value) - _EPOCH) // _ONE_MS
 
 
 def split_name(full: Any) -> tuple[str | None, str | None]:

@@ -129,9 +129,14 @@ def test_writes_hubspot_derives_are_refused_before_sending(
     client: Client, conn: Connection, hubspot: FakeHubSpot
 ) -> None:
     sent = len(hubspot.requests)
-    with pytest.raises(ValidationError) as info:
-        client.crm.deals.create(connection_id=conn.id, data={"name": "x", "probability": 50})
-    assert "probability" in str(info.value)
+    for derived in ("probability", "closed_at", "source", "tags"):
+        value: object = {"probability": 50, "closed_at": "2026-01-01T00:00:00Z", "source": "web", "tags": ["a"]}[
+            derived
+        ]
+        with pytest.raises(NotSupportedError) as refused:
+            client.crm.deals.create(connection_id=conn.id, data={"name": "x", derived: value})
+        assert refused.value.details["fields"] == [derived]
+    assert len(hubspot.requests) == sent
     with pytest.raises(ValidationError) as info:
         client.crm.deals.create(connection_id=conn.id, data={"name": "x", "stage": "No Such Stage"})
     assert info.value.details["fields"] == ["stage"]

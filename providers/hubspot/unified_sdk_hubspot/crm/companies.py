@@ -50,6 +50,16 @@ class CompaniesAdapter(HubSpotObjectAdapter[Company]):
     )
     #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
     known: ClassVar[frozenset[str]] = frozenset({*properties, "hs_object_id"})
+    writable_fields = mapping.writable | {
+        "domains",
+        "websites",
+        "telephones",
+        "address",
+        "contact_ids",
+        "deal_ids",
+        "metadata",
+    }
+    """Not ``emails``: HubSpot companies have no email property."""
     filters = frozenset({"updated_after", "user_id", "query"})
     search_filters: ClassVar[Mapping[str, str]] = {"user_id": "hubspot_owner_id"}
     sorts = frozenset({"created_at", "updated_at", "name"})

@@ -49,6 +49,16 @@ class ContactsAdapter(HubSpotObjectAdapter[Contact]):
     )
     #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
     known: ClassVar[frozenset[str]] = frozenset({*properties, "hs_object_id", "hs_lastmodifieddate"})
+    writable_fields = mapping.writable | {
+        "name",
+        "emails",
+        "telephones",
+        "address",
+        "company_ids",
+        "deal_ids",
+        "metadata",
+    }
+    """Not ``department`` nor ``image_url``: HubSpot contacts have no property for them."""
     filters = frozenset({"updated_after", "email", "company_id", "user_id", "query"})
     search_filters: ClassVar[Mapping[str, str]] = {
         "email": "email",

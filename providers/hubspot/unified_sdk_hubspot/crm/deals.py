@@ -13,14 +13,6 @@ from unified_sdk_hubspot.crm._base import HubSpotObjectAdapter, Page
 from unified_sdk_hubspot.crm._stages import EMPTY, StageCache, Stages
 from unified_sdk_hubspot.crm._values import associated_ids, metadata, property_value
 
-#: The unified fields HubSpot sets itself, each with the remedy.
-_DERIVED = {
-    "probability": "probability follows the stage",
-    "closed_at": "closed_at is the close date of a closed stage: write closing_at",
-    "tags": "HubSpot deals have no tags",
-    "source": "HubSpot records a deal's source itself",
-}
-
 
 def _construct(**values: Any) -> Deal:
     return construct(Deal, **values)
@@ -56,6 +48,9 @@ class DealsAdapter(HubSpotObjectAdapter[Deal]):
     properties: ClassVar[tuple[str, ...]] = mapping.provider_names
     #: Properties mapped to unified fields or internal to HubSpot; every other one goes to ``metadata``.
     known: ClassVar[frozenset[str]] = frozenset({*properties, "hs_object_id"})
+    writable_fields = mapping.writable | {"stage", "pipeline", "company_ids", "contact_ids", "metadata"}
+    """Not what HubSpot derives: ``probability`` (follows the stage), ``closed_at`` (the close date of a closed
+    stage: write ``closing_at``), ``source`` (recorded by HubSpot); nor ``tags`` (deals have none)."""
     filters = frozenset(
         {"updated_after", "created_after", "stage_id", "pipeline_id", "user_id", "company_id", "contact_id", "query"}
     )
@@ -108,14 +103,6 @@ class DealsAdapter(HubSpotObjectAdapter[Deal]):
         )
 
     def to_provider(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        for field, remedy in _DERIVED.items():
-            if data.get(field) is not None:
-                raise ValidationError(
-                    f"HubSpot derives a deal's {field} itself; it cannot be written",
-                    provider="hubspot",
-                    hint=f"leave {field} out ({remedy})",
-                    details={"fields": [field]},
-                )
         props = self.mapping.write(data)
         props.update(convert.metadata_values(data.get("metadata"), provider="hubspot", value=property_value))
         return props
