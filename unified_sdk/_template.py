@@ -277,17 +277,17 @@ class ${Title}ObjectAdapter(ObjectAdapter[M]):
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
         response = yield ProviderRequest("GET", self._record(id))
-        return (yield from self.unify(ctx, [response.json()]))[0]
+        return (yield from self.unify_one(ctx, response.json()))
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.provider_fields(ctx, data)
         response = yield ProviderRequest("POST", build_path("/v1/{path}", path=self.path), json=body)
-        return (yield from self.unify(ctx, [response.json()]))[0]
+        return (yield from self.unify_one(ctx, response.json()))
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.provider_fields(ctx, data)
         response = yield ProviderRequest("PATCH", self._record(id), json=body)
-        return (yield from self.unify(ctx, [response.json()]))[0]
+        return (yield from self.unify_one(ctx, response.json()))
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         yield ProviderRequest("DELETE", self._record(id))

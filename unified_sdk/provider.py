@@ -588,6 +588,11 @@ class ObjectAdapter(CrmObjectAdapter[M]):
         to_unified = self.to_unified
         return [to_unified(record, found) for record in records]
 
+    def unify_one(self, ctx: OperationContext, record: Mapping[str, Any]) -> OperationFlow[M]:
+        """One provider record as its unified model, as :meth:`unify` does for a page."""
+        (model,) = yield from self.unify(ctx, [record])
+        return model
+
     def provider_fields(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
         """A write's provider fields: :meth:`resolve`, then :meth:`to_provider`."""
         resolved = yield from self.resolve(ctx, data)

@@ -324,8 +324,7 @@ class HubSpotObjectAdapter(ObjectAdapter[M]):
         if self.associations:
             params["associations"] = ",".join(self.associations)
         response = yield ProviderRequest("GET", self._path(id), params=params)
-        items = yield from self.unify(ctx, [response.json()])
-        return items[0]
+        return (yield from self.unify_one(ctx, response.json()))
 
     def _association_inputs(self, data: Mapping[str, Any]) -> builtins.list[dict[str, Any]]:
         inputs: builtins.list[dict[str, Any]] = []
@@ -356,8 +355,7 @@ class HubSpotObjectAdapter(ObjectAdapter[M]):
             to_type: {"results": [{"id": str(i)} for i in data.get(field) or ()]}
             for field, to_type in self.association_fields.items()
         }
-        items = yield from self.unify(ctx, [{**record, "associations": linked}])
-        return items[0]
+        return (yield from self.unify_one(ctx, {**record, "associations": linked}))
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
         """PATCH the properties; an id-list field given (``contact_ids``…) replaces that set of associations."""

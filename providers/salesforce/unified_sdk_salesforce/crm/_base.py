@@ -271,14 +271,14 @@ class SalesforceObjectAdapter(ObjectAdapter[M]):
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
         response = yield ProviderRequest("GET", self._record_path(ctx, id))
-        return (yield from self._one(ctx, response.json()))
+        return (yield from self.unify_one(ctx, response.json()))
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.provider_fields(ctx, data)
         response = yield ProviderRequest("POST", self._record_path(ctx), json=body)
         created = response.json()
         fetched = yield ProviderRequest("GET", self._record_path(ctx, str(created["id"])))
-        return (yield from self._one(ctx, fetched.json()))
+        return (yield from self.unify_one(ctx, fetched.json()))
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.provider_fields(ctx, data)
@@ -286,11 +286,7 @@ class SalesforceObjectAdapter(ObjectAdapter[M]):
         if body:
             yield ProviderRequest("PATCH", path, json=body)
         fetched = yield ProviderRequest("GET", path)
-        return (yield from self._one(ctx, fetched.json()))
-
-    def _one(self, ctx: OperationContext, record: Mapping[str, Any]) -> OperationFlow[M]:
-        models = yield from self.unify(ctx, [record])
-        return models[0]
+        return (yield from self.unify_one(ctx, fetched.json()))
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         yield ProviderRequest("DELETE", self._record_path(ctx, id))

@@ -69,17 +69,17 @@ class SandboxObjectAdapter(ObjectAdapter[M]):
 
     def get(self, ctx: OperationContext, id: str) -> OperationFlow[M]:
         response = yield ProviderRequest("GET", self._record_path(id))
-        return (yield from self._one(ctx, response.json()))
+        return (yield from self.unify_one(ctx, response.json()))
 
     def create(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.provider_fields(ctx, data)
         response = yield ProviderRequest("POST", f"/v1/{self.path}", json=body)
-        return (yield from self._one(ctx, response.json()))
+        return (yield from self.unify_one(ctx, response.json()))
 
     def update(self, ctx: OperationContext, id: str, data: Mapping[str, Any]) -> OperationFlow[M]:
         body = yield from self.provider_fields(ctx, data)
         response = yield ProviderRequest("PATCH", self._record_path(id), json=body)
-        return (yield from self._one(ctx, response.json()))
+        return (yield from self.unify_one(ctx, response.json()))
 
     def delete(self, ctx: OperationContext, id: str) -> OperationFlow[None]:
         yield ProviderRequest("DELETE", self._record_path(id))
@@ -87,7 +87,3 @@ class SandboxObjectAdapter(ObjectAdapter[M]):
 
     def _record_path(self, id: str) -> str:
         return build_path("/v1/{resource}/{id}", resource=self.path, id=id)
-
-    def _one(self, ctx: OperationContext, record: Mapping[str, Any]) -> OperationFlow[M]:
-        (model,) = yield from self.unify(ctx, [record])
-        return model
