@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from unified_sdk_sandbox.fake import SandboxServer
 
+from tests.postgres import new_database
 from unified_sdk import AsyncClient, Client, Connection, Event, Health
 from unified_sdk.errors import AuthenticationError, StorageError, ValidationError
 from unified_sdk.testing import sqlite_client
@@ -303,13 +304,7 @@ def test_a_garbage_collected_unclosed_client_warns_and_keeps_its_rows(tmp_path: 
 def test_a_provider_answer_postgres_would_refuse_still_gets_its_log_row(postgres_url: str, fake: SandboxServer) -> None:
     """A hostile or odd answer (an error message holding a NUL character, a 300-character request id) is
     stored, made safe, instead of making PostgreSQL refuse the whole batch of rows it was written with."""
-    name = f"odd_{os.getpid()}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    url = new_database(postgres_url, f"odd_{os.getpid()}")
     odd = {"error": {"type": "invalid_request", "message": "bad\u0000value", "request_id": "r" * 300}}
     from cryptography.fernet import Fernet
 

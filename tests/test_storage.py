@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from tests.postgres import new_database
 from tests.toy.oauth_server import OAuthToyServer
 from tests.toy.toy_plugin import OAuthToyProvider, ToyProvider
 from unified_sdk import Client, Health
@@ -30,12 +31,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
     base: str = request.getfixturevalue("postgres_url")
-    name = f"t_{os.getpid()}_{abs(hash(request.node.name)) % 10**8}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    yield base.rsplit("/", 1)[0] + f"/{name}"
+    yield new_database(base, f"t_{os.getpid()}_{abs(hash(request.node.name)) % 10**8}")
 
 
 def test_connection_round_trip_with_credentials_encrypted(database: str) -> None:
@@ -146,13 +142,7 @@ def test_a_postgres_lock_held_elsewhere_is_a_bounded_wait_then_a_clear_error(pos
     SQLite's busy timeout, then fails as ``locked``; it never hangs the caller. Once released, all works."""
     import threading
 
-    name = f"lock_{os.getpid()}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    url = new_database(postgres_url, f"lock_{os.getpid()}")
     key = Fernet.generate_key().decode()
     with Client(database_url=url, secret_key=key, providers={"toy": ToyProvider}) as client:
         cid = client.connections.create(provider="toy", credentials={"api_key": "sk_live_lockwait1"}).id
