@@ -80,6 +80,7 @@ def client(tmp_path: Path) -> Iterator[Client]:
 def app_url(client: Client, hubspot: FakeHubSpot) -> Iterator[str]:
     with AppServer() as server:
         redirect_uri = server.url + CALLBACK_PATH
+        hubspot.allow_redirect_url(redirect_uri)
         configure_integration(client, hubspot, "hubspot", redirect_uri=redirect_uri)
         server.app = create_app(client, "hubspot", redirect_uri=redirect_uri)
         yield server.url

@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             from unified_sdk_hubspot.fake import FakeHubSpot
 
-            fake = stack.enter_context(FakeHubSpot())
+            fake = stack.enter_context(FakeHubSpot(redirect_urls=[redirect_uri]))
             fake.seed(deals=args.deals, contacts=5, companies=2)
             client_id, client_secret, config = fake.oauth_client_id, fake.oauth_client_secret, fake.config
             print(f"fake HubSpot on {fake.url}")

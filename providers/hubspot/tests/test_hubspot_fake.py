@@ -128,7 +128,7 @@ def test_oauth_refuses_what_hubspot_refuses(hubspot: FakeHubSpot) -> None:
     verifier = "v" * 50
     base = (
         f"{hubspot.config['authorize_url']}?client_id={hubspot.oauth_client_id}&response_type=code"
-        f"&redirect_uri=https://app.example.com/cb"
+        f"&redirect_uri=https://app.example.com/oauth/callback"
     )
     no_oauth = hubspot.approve(base + "&scope=crm.objects.deals.read&state=s1")
     assert "error=invalid_scope" in no_oauth and "state=s1" in no_oauth
@@ -142,7 +142,7 @@ def test_oauth_refuses_what_hubspot_refuses(hubspot: FakeHubSpot) -> None:
         "grant_type": "authorization_code",
         "client_id": hubspot.oauth_client_id,
         "client_secret": hubspot.oauth_client_secret,
-        "redirect_uri": "https://app.example.com/cb",
+        "redirect_uri": "https://app.example.com/oauth/callback",
         "code": code,
     }
     wrong = httpx2.post(hubspot.config["token_url"], data={**form, "code_verifier": "w" * 50})
@@ -167,7 +167,7 @@ def test_token_response_shape_and_expiry() -> None:
     with FakeHubSpot(access_token_ttl=1800) as fake:
         url = (
             f"{fake.config['authorize_url']}?client_id={fake.oauth_client_id}&response_type=code"
-            "&redirect_uri=https://app.example.com/cb&scope=oauth%20crm.objects.deals.read"
+            "&redirect_uri=https://app.example.com/oauth/callback&scope=oauth%20crm.objects.deals.read"
         )
         code = fake.approve(url).split("code=")[1].split("&")[0]
         token = httpx2.post(
@@ -176,7 +176,7 @@ def test_token_response_shape_and_expiry() -> None:
                 "grant_type": "authorization_code",
                 "client_id": fake.oauth_client_id,
                 "client_secret": fake.oauth_client_secret,
-                "redirect_uri": "https://app.example.com/cb",
+                "redirect_uri": "https://app.example.com/oauth/callback",
                 "code": code,
             },
         ).json()
@@ -225,3 +225,15 @@ def test_the_guides_offline_testing_example_runs(tmp_path: Path) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(code, "docs/guide.md", "exec"), namespace)
     namespace["test_sync_job"](tmp_path)
+
+
+def test_oauth_refuses_a_redirect_url_the_app_does_not_list(hubspot: FakeHubSpot) -> None:
+    """HubSpot shows an error page (no redirect) for a redirect URL missing from the app's settings."""
+    base = (
+        f"{hubspot.config['authorize_url']}?client_id={hubspot.oauth_client_id}&response_type=code&scope=oauth"
+        "&redirect_uri=https://attacker.example/steal"
+    )
+    with pytest.raises(AuthorizeError):
+        hubspot.approve(base)
+    hubspot.allow_redirect_url("https://attacker.example/steal")
+    assert hubspot.approve(base).startswith("https://attacker.example/steal?code=")

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from unified_sdk.testing import SLOW_PAGE_ANSWERS, Fault, LocalServer, SlowPages
+from unified_sdk.testing import DEFAULT_REDIRECT_URI, SLOW_PAGE_ANSWERS, Fault, LocalServer, SlowPages
 from unified_sdk_hubspot.fake._app import HubSpotApp
 from unified_sdk_hubspot.fake._errors import error_body, rate_limit_body
 from unified_sdk_hubspot.fake._oauth import HubSpotAuth
@@ -54,6 +54,9 @@ class FakeHubSpot(LocalServer):
         api_key: the private-app token to accept (random by default).
         grantable_scopes: the scopes an OAuth authorization may ask for (default: :data:`ALL_SCOPES`);
             others are refused with ``invalid_scope``.
+        redirect_urls: the app's redirect URLs (its settings); an authorization or code exchange naming
+            another is refused, as HubSpot does (default: the test kit's ``DEFAULT_REDIRECT_URI``; add
+            more with :meth:`allow_redirect_url`).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class FakeHubSpot(LocalServer):
         api_key: str | None = None,
         grantable_scopes: Iterable[str] | None = None,
         seed: int = 4,
+        redirect_urls: Iterable[str] = (DEFAULT_REDIRECT_URI,),
     ) -> None:
         super().__init__(port=port)
         self.oauth_client_id = "fake-client-" + secrets.token_hex(4)
@@ -82,6 +86,7 @@ class FakeHubSpot(LocalServer):
             scopes=ALL_SCOPES if grantable_scopes is None else grantable_scopes,
             access_token_ttl=access_token_ttl,
             rotate_refresh_tokens=rotate_refresh_tokens,
+            redirect_urls=redirect_urls,
         )
         self.api_key = api_key or "pat-na1-" + secrets.token_hex(16)
         self.auth.private_tokens[self.api_key] = tuple(api_key_scopes)
@@ -136,6 +141,10 @@ class FakeHubSpot(LocalServer):
         would show an error page instead of redirecting (unknown client, bad redirect URI).
         """
         return self.auth.approve(authorization_url, deny=deny, grant_optional=grant_optional)
+
+    def allow_redirect_url(self, url: str) -> None:
+        """Add ``url`` to the app's redirect URLs, as a developer does in the app's settings."""
+        self.auth.allow_redirect_url(url)
 
     @property
     def token_requests(self) -> dict[str, int]:

@@ -74,6 +74,7 @@ class HubSpotAuth:
         access_token_ttl: float = 1800.0,
         rotate_refresh_tokens: bool = False,
         hub_id: int = 62515,
+        redirect_urls: Iterable[str] = (),
     ) -> None:
         self.hub_id = hub_id
         self.server = _HubSpotServer(
@@ -84,7 +85,7 @@ class HubSpotAuth:
             token_prefix="",
             token_response=self._shape_token,
         )
-        self.client = self.server.register_client(client_id, client_secret)
+        self.client = self.server.register_client(client_id, client_secret, redirect_uris=redirect_urls)
         self.private_tokens: dict[str, tuple[str, ...]] = {}
         self.introspections: list[dict[str, str]] = []
         """The form of every introspection request (secrets included: test use only)."""
@@ -110,6 +111,14 @@ class HubSpotAuth:
             return self.server.approve(authorization_url, grant, deny=deny)
         except OAuthError as exc:
             raise AuthorizeError(str(exc)) from None
+
+    def allow_redirect_url(self, url: str) -> None:
+        """Add ``url`` to the app's redirect URLs (HubSpot's app settings), as a developer would."""
+        client = self.client
+        if url not in client.redirect_uris:
+            self.client = self.server.register_client(
+                client.client_id, client.client_secret, redirect_uris=(*client.redirect_uris, url)
+            )
 
     @property
     def token_requests(self) -> dict[str, int]:
