@@ -359,3 +359,22 @@ def test_required_fields_are_named_from_the_adapters_field_maps() -> None:
         "address",
     ]
     assert unified_fields("User") is None
+
+
+def test_a_pipeline_other_than_the_orgs_one_is_refused_not_ignored() -> None:
+    from unified_sdk_salesforce import SalesforceProvider
+    from unified_sdk_salesforce.crm.deals import DealsAdapter
+
+    from unified_sdk.errors import ValidationError
+    from unified_sdk.provider import OperationContext
+
+    adapter = DealsAdapter(SalesforceProvider())
+    ctx = OperationContext(connection_id="c", provider="salesforce", config={}, operation="crm.deals.create")
+    for field, value in (("pipeline_id", "renewals"), ("pipeline", "Renewals")):
+        with pytest.raises(ValidationError) as refused:
+            next(adapter.resolve(ctx, {"name": "x", field: value}))
+        assert refused.value.details["fields"] == [field]
+    flow = adapter.resolve(ctx, {"name": "x", "pipeline_id": "opportunity", "pipeline": "Opportunity"})
+    with pytest.raises(StopIteration) as done:
+        next(flow)
+    assert done.value.value == {"name": "x"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from unified_sdk.errors import ValidationError
 from unified_sdk.models import Deal, construct
 from unified_sdk.provider import FieldMap, MappedField, OperationContext, OperationFlow, convert
 from unified_sdk_salesforce.crm._base import SalesforceObjectAdapter
@@ -93,7 +94,16 @@ class DealsAdapter(SalesforceObjectAdapter[Deal]):
 
     def resolve(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[Mapping[str, Any]]:
         """A stage written by label is written as is (the picklist takes a label or an API name); the one
-        pipeline (the org's opportunity stages) needs nothing written."""
+        pipeline (the org's opportunity stages) needs nothing written, and naming another is an error."""
+        for field, only in (("pipeline_id", PIPELINE_ID), ("pipeline", PIPELINE_NAME)):
+            named = data.get(field)
+            if named is not None and str(named).casefold() != only.casefold():
+                raise ValidationError(
+                    f"a Salesforce org has one opportunity pipeline ({PIPELINE_ID!r}); {field}={named!r} is not it",
+                    provider="salesforce",
+                    hint=f"leave {field} out, or write {only!r}; nothing was sent",
+                    details={"fields": [field]},
+                )
         resolved = {k: v for k, v in data.items() if k not in ("stage", "pipeline", "pipeline_id")}
         if data.get("stage_id") is None and "stage" in data:
             resolved["stage_id"] = data["stage"]
