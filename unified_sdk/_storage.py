@@ -322,9 +322,8 @@ class Store:
                         .values(last_unhealthy_at=u.unhealthy_at, last_error=u.last_error)
                     )
                 if u.rate_limit is not None:
-                    c.execute(
-                        t.update().where(t.c.id == cid).values(rate_limit=dict(u.rate_limit), updated_at=time.time())
-                    )
+                    # Bookkeeping, like health: not a change to the connection, so ``updated_at`` stays.
+                    c.execute(t.update().where(t.c.id == cid).values(rate_limit=dict(u.rate_limit)))
 
     def list_call_logs(
         self,
