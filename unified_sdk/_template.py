@@ -345,7 +345,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from unified_sdk.testing import AuthorizationServer, LocalServer, oauth_routes
+from unified_sdk.testing import DEFAULT_REDIRECT_URI, AuthorizationServer, LocalServer, oauth_routes
 
 SCOPES = frozenset({"deals.read", "deals.write"})
 
@@ -395,8 +395,11 @@ class Fake$Title(LocalServer):
         super().__init__(port=port)
         self.api_key = "key_" + secrets.token_urlsafe(24)
         self.oauth = AuthorizationServer(scopes=SCOPES, access_token_ttl=access_token_ttl)
-        # Registered with the client authentication the plugin declares: the server accepts no other.
-        client = self.oauth.register_client(token_endpoint_auth_method="client_secret_post")
+        # Registered with the client authentication the plugin declares (the server accepts no other) and
+        # with the app's callback URLs: like a real provider, it refuses an authorization naming another.
+        client = self.oauth.register_client(
+            token_endpoint_auth_method="client_secret_post", redirect_uris=[DEFAULT_REDIRECT_URI]
+        )
         self.oauth_client_id = client.client_id
         self.oauth_client_secret = client.client_secret or ""
         self._lock = threading.Lock()

@@ -8,9 +8,9 @@ from typing import Any
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client, Connection
-from unified_sdk.testing import authorize, configure_integration, sqlite_client
+from unified_sdk.testing import DEFAULT_REDIRECT_URI, authorize, configure_integration, sqlite_client
 
-REDIRECT_URI = "http://127.0.0.1:9/callback"
+REDIRECT_URI = DEFAULT_REDIRECT_URI
 ALL_SCOPES = [
     "crm_deal_read",
     "crm_deal_write",

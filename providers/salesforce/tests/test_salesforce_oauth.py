@@ -13,7 +13,7 @@ from unified_sdk_salesforce._provider import api_version
 from unified_sdk_salesforce.fake import FakeSalesforce
 
 from unified_sdk import Client
-from unified_sdk.testing import authorize
+from unified_sdk.testing import DEFAULT_REDIRECT_URI, OAuthError, authorize, pkce_challenge
 
 
 def _stored(client: Client, connection_id: str) -> tuple[str, str]:
@@ -61,7 +61,7 @@ def test_wrong_verifier_and_reused_code_are_refused(sf: FakeSalesforce) -> None:
 
     url = (
         f"{sf.url}/services/oauth2/authorize?response_type=code&client_id={sf.oauth_client_id}"
-        f"&redirect_uri=http://127.0.0.1:9/cb&scope=api&code_challenge={pkce_challenge(verifier)}"
+        f"&redirect_uri={DEFAULT_REDIRECT_URI}&scope=api&code_challenge={pkce_challenge(verifier)}"
         "&code_challenge_method=S256"
     )
     code = parse_qs(urlsplit(sf.approve(url)).query)["code"][0]
@@ -70,7 +70,7 @@ def test_wrong_verifier_and_reused_code_are_refused(sf: FakeSalesforce) -> None:
         "code": code,
         "client_id": sf.oauth_client_id,
         "client_secret": sf.oauth_client_secret,
-        "redirect_uri": "http://127.0.0.1:9/cb",
+        "redirect_uri": DEFAULT_REDIRECT_URI,
         "code_verifier": "w" * 50,
     }
     wrong = httpx2.post(sf.url + "/services/oauth2/token", data=form)
@@ -171,3 +171,16 @@ def test_api_version_from_connection_config(client: Client, sf: FakeSalesforce) 
     sf.seed(deals=2)
     assert len(client.crm.deals.list(connection_id=conn.id).data) == 2
     assert any("/services/data/v58.0/query" in log.url for log in client.logs.list(connection_id=conn.id))
+
+
+def test_a_callback_url_the_connected_app_does_not_list_is_refused(sf: FakeSalesforce) -> None:
+    """Salesforce answers ``redirect_uri_mismatch`` on its own page (no redirect) for an unlisted callback URL."""
+    url = (
+        f"{sf.url}/services/oauth2/authorize?response_type=code&client_id={sf.oauth_client_id}"
+        "&redirect_uri=https://attacker.example/steal&scope=api"
+        f"&code_challenge={pkce_challenge('v' * 50)}&code_challenge_method=S256"
+    )
+    with pytest.raises(OAuthError):
+        sf.approve(url)
+    sf.allow_redirect_url("https://attacker.example/steal")
+    assert sf.approve(url).startswith("https://attacker.example/steal?code=")

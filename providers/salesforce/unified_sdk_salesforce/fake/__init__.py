@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from unified_sdk.testing import (
+    DEFAULT_REDIRECT_URI,
     SLOW_PAGE_ANSWERS,
     AuthorizationServer,
     Fault,
@@ -79,7 +80,9 @@ class FakeSalesforce(LocalServer):
     Options: ``daily_limit`` (the org's 24-hour API request allocation),
     ``session_timeout`` (seconds an access token lives), ``rotate_refresh_tokens``
     (the connected-app setting; off by default, as in Salesforce),
-    ``require_pkce``, ``callback_urls`` (empty: any), ``max_open_locators``.
+    ``require_pkce``, ``callback_urls`` (the connected app's callback URLs: an authorization or code
+    exchange naming another is refused, as Salesforce does; default: the test kit's
+    ``DEFAULT_REDIRECT_URI``; add more with :meth:`allow_redirect_url`), ``max_open_locators``.
     """
 
     oauth_client_id = "3MVG9fakeSalesforceConsumerKey.unified.sdk.local.tests"
@@ -92,7 +95,7 @@ class FakeSalesforce(LocalServer):
         session_timeout: float = 7200.0,
         rotate_refresh_tokens: bool = False,
         require_pkce: bool = True,
-        callback_urls: Iterable[str] = (),
+        callback_urls: Iterable[str] = (DEFAULT_REDIRECT_URI,),
         max_open_locators: int = 10,
     ) -> None:
         super().__init__(port=port)
@@ -245,6 +248,15 @@ class FakeSalesforce(LocalServer):
         """Remove every deal, contact and company (Opportunity, Contact, Account); users, stages and sessions stay."""
         self.org.clear()
 
+    def allow_redirect_url(self, url: str) -> None:
+        """Add ``url`` to the connected app's callback URLs, as an admin does in its settings."""
+        client = self.auth.client(self.oauth_client_id)
+        assert client is not None
+        if url not in client.redirect_uris:
+            self.auth.register_client(
+                self.oauth_client_id, self.oauth_client_secret, redirect_uris=(*client.redirect_uris, url)
+            )
+
     def approve(self, authorization_url: str, *, deny: bool = False, user_id: str | None = None) -> str:
         """Log in and press *Allow* (or *Deny*) as a user would; return the callback URL, not followed."""
         return self.auth.approve(authorization_url, deny=deny, subject=user_id)
@@ -270,11 +282,14 @@ class FakeSalesforce(LocalServer):
     def issue_tokens(self, *, user_id: str | None = None, scope: str = "api refresh_token") -> dict[str, Any]:
         """A token response for ``user_id`` (default: the admin) without an HTTP OAuth dance."""
         verifier = secrets.token_urlsafe(48)
+        client = self.auth.client(self.oauth_client_id)
+        assert client is not None
+        redirect_uri = client.redirect_uris[0] if client.redirect_uris else DEFAULT_REDIRECT_URI
         callback = self.auth.authorize(
             {
                 "response_type": "code",
                 "client_id": self.oauth_client_id,
-                "redirect_uri": "http://127.0.0.1/callback",
+                "redirect_uri": redirect_uri,
                 "scope": scope,
                 "code_challenge": pkce_challenge(verifier),
                 "code_challenge_method": "S256",
@@ -289,7 +304,7 @@ class FakeSalesforce(LocalServer):
                 "code": code,
                 "client_id": self.oauth_client_id,
                 "client_secret": self.oauth_client_secret,
-                "redirect_uri": "http://127.0.0.1/callback",
+                "redirect_uri": redirect_uri,
                 "code_verifier": verifier,
             }
         )
