@@ -60,15 +60,6 @@ _RECORD_ID = re.compile(RECORD_ID)
 _CURSOR_PREFIX = "k1."
 
 
-def unsupported(sobject: str, names: Sequence[str]) -> ValidationError:
-    return ValidationError(
-        f"Salesforce {sobject} has no field for {', '.join(names)}",
-        provider="salesforce",
-        hint=f"remove {', '.join(names)} from the write; nothing was sent",
-        details={"fields": list(names)},
-    )
-
-
 # -- cursors ----------------------------------------------------------------------------------------
 def encode_cursor(sobject: str, last_id: str, sort: tuple[str, bool, str] | None = None) -> str:
     """An opaque cursor: the listing continues after record ``last_id`` of ``sobject`` (in ``Id`` order),
@@ -143,14 +134,6 @@ class SalesforceObjectAdapter(ObjectAdapter[M]):
     def unified_field(cls, name: str) -> str | None:
         """The unified field a write sets Salesforce field ``name`` from (to name a refused field in unified terms)."""
         return cls.mapping.unified_name(name) or cls.also_written.get(name)
-
-    def provider_fields(self, ctx: OperationContext, data: Mapping[str, Any]) -> OperationFlow[dict[str, Any]]:
-        """A write's fields, as :meth:`ObjectAdapter.provider_fields`; a field the adapter does not write
-        is refused (the core refuses it first; this keeps a direct call as strict)."""
-        extra = sorted(k for k in data if k not in (self.writable_fields or ()))
-        if extra:
-            raise unsupported(self.sobject, extra)
-        return (yield from super().provider_fields(ctx, data))
 
     # -- fields
     def _select(self, ctx: OperationContext, version: str) -> OperationFlow[tuple[str, ...]]:
